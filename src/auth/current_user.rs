@@ -1,0 +1,138 @@
+//! `CurrentUser`: the extractor that authenticates a request by API token or session cookie,
+//! and checks CSRF for state-changing requests made with a cookie.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
+use sqlx::PgPool;
+
+use super::csrf::{self, SubmittedCsrfToken};
+use super::{api_tokens, secret_token, sessions};
+use crate::error::AppError;
+use crate::helpdesk::users::User;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub enum AuthMethod {
+    Session { csrf_token: String },
+    ApiToken,
+}
+
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub auth: AuthMethod,
+}
+
+impl CurrentUser {
+    pub fn csrf_token(&self) -> &str {
+        match &self.auth {
+            AuthMethod::Session { csrf_token } => csrf_token,
+            AuthMethod::ApiToken => "",
+        }
+    }
+
+    /// Owners and admins configure the workspace; agents work tickets.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.user.role.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "Only the workspace owner or an admin can do this.",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(known) = parts.extensions.get::<CurrentUser>() {
+            return Ok(known.clone());
+        }
+        let current = authenticate(parts, state.pool())
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        if let AuthMethod::Session { csrf_token } = &current.auth
+            && !parts.method.is_safe()
+        {
+            csrf::verify(
+                &parts.headers,
+                parts.extensions.get::<SubmittedCsrfToken>(),
+                csrf_token,
+            )?;
+        }
+        parts.extensions.insert(current.clone());
+        Ok(current)
+    }
+}
+
+/// The user behind the request's credentials, if any. A bearer token wins over a cookie.
+pub async fn authenticate(parts: &Parts, pool: &PgPool) -> Result<Option<CurrentUser>, AppError> {
+    if let Some(header) = parts.headers.get(AUTHORIZATION) {
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(AppError::Unauthorized)?;
+        return user_by_api_token(pool, token).await;
+    }
+    let jar = CookieJar::from_headers(&parts.headers);
+    match jar.get(sessions::COOKIE_NAME) {
+        Some(cookie) => user_by_session(pool, cookie.value()).await,
+        None => Ok(None),
+    }
+}
+
+async fn user_by_api_token(pool: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
+    if !token.starts_with(api_tokens::PREFIX) {
+        return Ok(None);
+    }
+    let row: Option<(i64, bool)> = sqlx::query_as(
+        "SELECT t.user_id, (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
+         FROM api_tokens t WHERE t.token_hash = $1",
+    )
+    .bind(secret_token::hash(token))
+    .fetch_optional(pool)
+    .await?;
+    let Some((user_id, stale)) = row else {
+        return Ok(None);
+    };
+    if stale {
+        // Throttled so a busy integration does not write on every request.
+        sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1")
+            .bind(secret_token::hash(token))
+            .execute(pool)
+            .await?;
+    }
+    let mut conn = pool.acquire().await?;
+    let user = crate::helpdesk::users::get_user_by_id(&mut conn, user_id).await?;
+    Ok(user.map(|user| CurrentUser {
+        user,
+        auth: AuthMethod::ApiToken,
+    }))
+}
+
+async fn user_by_session(pool: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "SELECT user_id, csrf_token FROM sessions WHERE token_hash = $1 AND expires_at > now()",
+    )
+    .bind(secret_token::hash(token))
+    .fetch_optional(pool)
+    .await?;
+    let Some((user_id, csrf_token)) = row else {
+        return Ok(None);
+    };
+    let mut conn = pool.acquire().await?;
+    let user = crate::helpdesk::users::get_user_by_id(&mut conn, user_id).await?;
+    Ok(user.map(|user| CurrentUser {
+        user,
+        auth: AuthMethod::Session { csrf_token },
+    }))
+}

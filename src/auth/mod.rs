@@ -1,0 +1,11 @@
+//! Who is calling: passwords, browser sessions, API tokens, CSRF, and the extractors that
+//! turn a request into the current user.
+
+pub mod api_tokens;
+pub mod csrf;
+pub mod current_user;
+pub mod password;
+pub mod secret_token;
+pub mod sessions;
+
+pub use current_user::{AuthMethod, CurrentUser};

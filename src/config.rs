@@ -1,0 +1,262 @@
+//! The service's configuration: one typed struct, read from the environment (and `.env`)
+//! once at start-up and validated there, so nothing else reads the environment.
+//!
+//! Variables (all documented in `.env.example`):
+//! - `DATABASE_URL`: PostgreSQL URL. Unset: an embedded private PostgreSQL is started.
+//! - `EMBEDDED_DB_DIR`: where the embedded PostgreSQL lives (default `.therethere/postgres`).
+//! - `BIND_ADDR`: address to listen on (default `127.0.0.1:8080`).
+//! - `APP_URL`: public base URL used in links in payloads and emails (default `http://` + BIND_ADDR).
+//! - `SMTP_URL`: SMTP server, e.g. `smtp://user:pass@host:587`. Unset: mail is logged and kept.
+//! - `MAIL_FROM`: sender address of outgoing mail (default `There There <noreply@localhost>`).
+//! - `OUTBOUND_ALLOW_PRIVATE`, `OUTBOUND_ALLOW_HTTP`: development switches for outbound calls.
+//! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
+//!   (default: true with the embedded database, false with `DATABASE_URL`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Where the database comes from.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    /// An external PostgreSQL given by `DATABASE_URL`.
+    Url(SecretString),
+    /// A private PostgreSQL the service runs itself from the system's binaries.
+    Embedded { dir: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseSource,
+    pub bind_addr: SocketAddr,
+    pub app_url: Url,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub outbound_allow_private: bool,
+    pub outbound_allow_http: bool,
+    pub demo_data: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` if one is present.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth failing on.
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError {
+                variable: ".env",
+                reason: err.to_string(),
+            });
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any variable lookup (the environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+
+        let database = match get("DATABASE_URL") {
+            Some(url) => {
+                let parsed = Url::parse(&url).map_err(|e| ConfigError {
+                    variable: "DATABASE_URL",
+                    reason: format!("not a URL ({e})"),
+                })?;
+                if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                    return Err(ConfigError {
+                        variable: "DATABASE_URL",
+                        reason: "must start with postgres:// or postgresql://".into(),
+                    });
+                }
+                DatabaseSource::Url(SecretString::from(url))
+            }
+            None => DatabaseSource::Embedded {
+                dir: get("EMBEDDED_DB_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(".therethere/postgres")),
+            },
+        };
+
+        let bind_addr: SocketAddr = get("BIND_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|_| ConfigError {
+                variable: "BIND_ADDR",
+                reason: "must be an address like 127.0.0.1:8080".into(),
+            })?;
+
+        let app_url = match get("APP_URL") {
+            Some(raw) => {
+                let url = Url::parse(&raw).map_err(|e| ConfigError {
+                    variable: "APP_URL",
+                    reason: format!("not a URL ({e})"),
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(ConfigError {
+                        variable: "APP_URL",
+                        reason: "must be an http:// or https:// URL with a host".into(),
+                    });
+                }
+                url
+            }
+            None => {
+                Url::parse(&format!("http://{bind_addr}/")).expect("a socket address forms a URL")
+            }
+        };
+
+        let smtp_url = match get("SMTP_URL") {
+            Some(raw) => {
+                let url = Url::parse(&raw).map_err(|_| ConfigError {
+                    variable: "SMTP_URL",
+                    reason: "not a URL (expected smtp://host:port or smtps://...)".into(),
+                })?;
+                if !matches!(url.scheme(), "smtp" | "smtps") {
+                    return Err(ConfigError {
+                        variable: "SMTP_URL",
+                        reason: "must start with smtp:// or smtps://".into(),
+                    });
+                }
+                Some(SecretString::from(raw))
+            }
+            None => None,
+        };
+
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match get(name).map(|v| v.to_ascii_lowercase()) {
+                None => Ok(default),
+                Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+                Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+                Some(_) => Err(ConfigError {
+                    variable: name,
+                    reason: "must be true or false".into(),
+                }),
+            }
+        };
+        let embedded = matches!(database, DatabaseSource::Embedded { .. });
+
+        Ok(Config {
+            bind_addr,
+            app_url,
+            smtp_url,
+            mail_from: get("MAIL_FROM").unwrap_or_else(|| "There There <noreply@localhost>".into()),
+            outbound_allow_private: flag("OUTBOUND_ALLOW_PRIVATE", false)?,
+            outbound_allow_http: flag("OUTBOUND_ALLOW_HTTP", false)?,
+            demo_data: flag("DEMO_DATA", embedded)?,
+            database,
+        })
+    }
+
+    /// Whether session cookies must be marked `Secure`.
+    pub fn cookies_secure(&self) -> bool {
+        self.app_url.scheme() == "https"
+    }
+
+    /// An absolute URL under `APP_URL` for a path such as `/tickets/4`.
+    pub fn url_for(&self, path: &str) -> String {
+        let base = self.app_url.as_str().trim_end_matches('/');
+        format!("{base}{path}")
+    }
+
+    pub fn database_url(&self) -> Option<&str> {
+        match &self.database {
+            DatabaseSource::Url(url) => Some(url.expose_secret()),
+            DatabaseSource::Embedded { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_use_the_embedded_database_and_seed_demo_data() {
+        let c = config(&[]).unwrap();
+        assert!(matches!(c.database, DatabaseSource::Embedded { .. }));
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.app_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(c.demo_data);
+        assert!(!c.outbound_allow_private && !c.outbound_allow_http);
+    }
+
+    #[test]
+    fn an_external_database_does_not_seed_demo_data_by_default() {
+        let c = config(&[("DATABASE_URL", "postgres://u:p@db/x")]).unwrap();
+        assert!(!c.demo_data);
+        assert_eq!(c.database_url(), Some("postgres://u:p@db/x"));
+    }
+
+    #[test]
+    fn bad_values_fail_with_the_variable_named() {
+        assert_eq!(
+            config(&[("BIND_ADDR", "nope")]).unwrap_err().variable,
+            "BIND_ADDR"
+        );
+        assert_eq!(
+            config(&[("APP_URL", "ftp://x")]).unwrap_err().variable,
+            "APP_URL"
+        );
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("SMTP_URL", "http://x")]).unwrap_err().variable,
+            "SMTP_URL"
+        );
+        assert_eq!(
+            config(&[("OUTBOUND_ALLOW_HTTP", "maybe")])
+                .unwrap_err()
+                .variable,
+            "OUTBOUND_ALLOW_HTTP"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+            ("SMTP_URL", "smtp://a:s3cret@mail:25"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn url_for_joins_under_app_url() {
+        let c = config(&[("APP_URL", "https://help.example.com/")]).unwrap();
+        assert_eq!(
+            c.url_for("/tickets/4"),
+            "https://help.example.com/tickets/4"
+        );
+        assert!(c.cookies_secure());
+    }
+}

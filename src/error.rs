@@ -1,0 +1,231 @@
+//! `AppError`: the one error type handlers return. 4xx errors carry a detail that is safe to
+//! show; 5xx errors answer with an opaque body and log the real cause inside the request span.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input is well-formed but breaks a rule; `field` names the culprit when there is one.
+    #[error("{message}")]
+    Validation {
+        field: Option<String>,
+        message: String,
+    },
+    /// The request could not be read at all (malformed JSON, wrong content type).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("CSRF check failed")]
+    Csrf,
+    #[error("not found")]
+    NotFound,
+    /// The input clashes with stored data (a duplicate name, say).
+    #[error("{message}")]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation { .. } => "validation_failed",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::Csrf => "csrf_failed",
+            AppError::NotFound => "not_found",
+            AppError::Conflict { .. } => "conflict",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    /// The message shown to the user: never the cause of an internal error.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) => "Something went wrong on our side. Please try again.".into(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Validation { field, .. } | AppError::Conflict { field, .. } => {
+                field.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    /// Logs an internal error's real cause; called once, where the error becomes a response.
+    pub fn log_if_internal(&self) {
+        if let AppError::Internal(cause) = self {
+            tracing::error!(error = ?cause, "request failed");
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => AppError::NotFound,
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+/// The JSON body of every API error: `{"error": {"code", "message", "field"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log_if_internal();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.public_message(),
+                field: self.field().map(str::to_string),
+            },
+        };
+        (self.status(), axum::Json(body)).into_response()
+    }
+}
+
+/// `Json` whose rejections answer in our error shape, naming the field when serde does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for AppJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(AppJson(value)),
+            Err(rejection) => Err(json_rejection_to_error(rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_rejection_to_error(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::JsonDataError(err) => {
+            // serde's message names the offending field; keep it, it is about the caller's input.
+            let detail = std::error::Error::source(&err)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| err.body_text());
+            AppError::Validation {
+                field: field_named_in(&detail),
+                message: detail,
+            }
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            AppError::BadRequest("the request body is not valid JSON".into())
+        }
+        JsonRejection::MissingJsonContentType(_) => {
+            AppError::BadRequest("expected a JSON body with Content-Type: application/json".into())
+        }
+        other => AppError::BadRequest(other.body_text()),
+    }
+}
+
+/// Pulls `subject` out of serde messages like "missing field `subject`" or
+/// "contact.email: invalid type: ...".
+fn field_named_in(detail: &str) -> Option<String> {
+    if let Some(start) = detail.find("field `") {
+        let rest = &detail[start + 7..];
+        return rest.find('`').map(|end| rest[..end].to_string());
+    }
+    let (path, _) = detail.split_once(": ")?;
+    let looks_like_path = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '[' || c == ']');
+    looks_like_path.then(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_is_found_in_serde_messages() {
+        assert_eq!(
+            field_named_in("missing field `subject` at line 1 column 2").as_deref(),
+            Some("subject")
+        );
+        assert_eq!(
+            field_named_in("contact.email: invalid type: integer `3`, expected a string")
+                .as_deref(),
+            Some("contact.email")
+        );
+        assert_eq!(field_named_in("something else entirely"), None);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = AppError::Internal(anyhow::anyhow!("password=hunter2 connection refused"));
+        assert!(!err.public_message().contains("hunter2"));
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,23 @@
+//! therethere: the integration service of a helpdesk.
+//!
+//! Data flows one way: HTTP in → handler → domain function → Postgres (change and event in
+//! one transaction) → worker → HTTP out. The modules below follow that flow.
+
+/// Authentication: passwords, sessions, API tokens, CSRF, and the current-user extractors.
+pub mod auth;
+/// One typed configuration, read from the environment once at start-up.
+pub mod config;
+/// The connection pool, migrations, and the embedded-default PostgreSQL.
+pub mod db;
+/// The demo workspace: Acme with its people, channels, contacts and tickets.
+pub mod demo;
+/// The single error type every handler returns, and its HTTP rendering.
+pub mod error;
+/// The helpdesk core: workspaces, users, channels, contacts, tickets, messages, notes, events.
+pub mod helpdesk;
+/// Building the HTTP application and running it until shutdown.
+pub mod server;
+/// Shared application state handed to every handler.
+pub mod state;
+/// The HTTP surface: the JSON API and the server-rendered pages.
+pub mod web;

@@ -1,0 +1,130 @@
+//! Running the service: open the database (starting the embedded one if configured), migrate,
+//! seed demo data where wanted, serve HTTP until a shutdown signal, then release everything.
+
+use std::future::Future;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgConnectOptions;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, DatabaseSource};
+use crate::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
+use crate::helpdesk::workspaces::count_workspaces;
+use crate::state::AppState;
+use crate::{demo, web};
+
+/// An open database, and the embedded server behind it when there is one.
+pub struct Database {
+    pub pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts (or reuses) the embedded PostgreSQL, then
+    /// applies migrations.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        let (options, embedded) = match &config.database {
+            DatabaseSource::Url(_) => {
+                let url = config.database_url().expect("a URL source has a URL");
+                (url.parse::<PgConnectOptions>()?, None)
+            }
+            DatabaseSource::Embedded { dir } => {
+                let dir = dir.clone();
+                let pg = tokio::task::spawn_blocking(move || {
+                    EmbeddedPostgres::start(&dir, ClusterOptions::DEVELOPMENT)
+                })
+                .await??;
+                let admin = db::connect(pg.connect_options("postgres"), 1).await?;
+                let exists: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'therethere')",
+                )
+                .fetch_one(&admin)
+                .await?;
+                if !exists {
+                    sqlx::query("CREATE DATABASE therethere")
+                        .execute(&admin)
+                        .await?;
+                }
+                admin.close().await;
+                tracing::info!("using the embedded PostgreSQL (set DATABASE_URL to use another)");
+                (pg.connect_options("therethere"), Some(pg))
+            }
+        };
+        let pool = db::connect(options, 20).await?;
+        db::migrate(&pool).await?;
+        Ok(Database { pool, embedded })
+    }
+
+    /// Closes the pool and stops the embedded server if this process started it.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(pg) = self.embedded.filter(EmbeddedPostgres::started_here) {
+            match tokio::task::spawn_blocking(move || pg.stop()).await {
+                Ok(Ok(())) => tracing::info!("embedded PostgreSQL stopped"),
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "stopping the embedded PostgreSQL failed")
+                }
+                Err(err) => tracing::warn!(error = %err, "stopping the embedded PostgreSQL failed"),
+            }
+        }
+    }
+}
+
+/// `therethere serve`: runs until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    warn_about_development_switches(&config);
+    let database = Database::open(&config).await?;
+    if config.demo_data && count_workspaces(&mut *database.pool.acquire().await?).await? == 0 {
+        let demo = demo::seed(&database.pool).await?;
+        println!("{}", demo.describe(&config));
+    }
+    let listener = TcpListener::bind(config.bind_addr).await?;
+    tracing::info!(address = %listener.local_addr()?, app_url = %config.app_url, "listening");
+    let state = AppState::new(database.pool.clone(), config);
+    serve(listener, state, shutdown_signal()).await?;
+    database.close().await;
+    Ok(())
+}
+
+/// Serves the app on `listener` until `shutdown` resolves; in-flight requests finish first.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = web::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn warn_about_development_switches(config: &Config) {
+    if config.outbound_allow_private {
+        tracing::warn!(
+            "OUTBOUND_ALLOW_PRIVATE is set: outbound calls may reach private and loopback addresses"
+        );
+    }
+    if config.outbound_allow_http {
+        tracing::warn!("OUTBOUND_ALLOW_HTTP is set: outbound calls may use plain http://");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

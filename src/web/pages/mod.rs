@@ -1,0 +1,158 @@
+//! Server-rendered pages (askama). Forms post back with the session's CSRF token; errors
+//! render as pages, and a missing session sends the browser to the login page.
+
+pub mod flash;
+pub mod login;
+pub mod settings;
+pub mod tickets;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::middleware;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::auth::{CurrentUser, csrf};
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/tickets") }))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/tickets", get(tickets::list))
+        .route("/tickets/{id}", get(tickets::show))
+        .route("/tickets/{id}/reply", post(tickets::reply))
+        .route("/tickets/{id}/notes", post(tickets::note))
+        .route("/tickets/{id}/assignee", post(tickets::assign))
+        .route("/tickets/{id}/status", post(tickets::status))
+        .route(
+            "/settings",
+            get(|| async { Redirect::to("/settings/profile") }),
+        )
+        .route("/settings/profile", get(settings::profile))
+        .route(
+            "/settings/api-tokens",
+            get(settings::api_tokens).post(settings::create_api_token),
+        )
+        .route(
+            "/settings/api-tokens/{id}/delete",
+            post(settings::delete_api_token),
+        )
+        .route(
+            "/settings/channels",
+            get(settings::channels).post(settings::create_channel),
+        )
+        .layer(middleware::from_fn(csrf::capture_form_token))
+}
+
+/// What every page's frame shows: who is logged in, the navigation, the flash message.
+pub struct Layout {
+    pub title: String,
+    pub nav: &'static str,
+    pub user_name: String,
+    pub is_admin: bool,
+    pub csrf_token: String,
+    pub flash: Option<String>,
+}
+
+impl Layout {
+    pub fn new(
+        title: impl Into<String>,
+        nav: &'static str,
+        user: &CurrentUser,
+        flash: Option<String>,
+    ) -> Self {
+        Layout {
+            title: title.into(),
+            nav,
+            user_name: user.user.name.clone(),
+            is_admin: user.user.role.is_admin(),
+            csrf_token: user.csrf_token().to_string(),
+            flash,
+        }
+    }
+}
+
+/// The logged-in user of a page request; without a session the browser goes to log in.
+pub struct PageUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        CurrentUser::from_request_parts(parts, state)
+            .await
+            .map(PageUser)
+            .map_err(PageError)
+    }
+}
+
+/// An `AppError` shown as a page rather than JSON.
+pub struct PageError(pub AppError);
+
+impl From<AppError> for PageError {
+    fn from(err: AppError) -> Self {
+        PageError(err)
+    }
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(err: sqlx::Error) -> Self {
+        PageError(err.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    heading: &'static str,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        if matches!(err, AppError::Unauthorized) {
+            return Redirect::to("/login").into_response();
+        }
+        err.log_if_internal();
+        let status = err.status();
+        let heading = match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            s if s.is_client_error() => "That didn't work",
+            _ => "Something went wrong",
+        };
+        let message = match err {
+            AppError::NotFound => "There is nothing here, or it belongs to another workspace.".to_string(),
+            AppError::Csrf => "The form expired or came from another site. Go back, reload the page and try again.".to_string(),
+            other => other.public_message(),
+        };
+        let page = ErrorPage {
+            status: status.as_u16(),
+            heading,
+            message,
+        };
+        (status, render(&page)).into_response()
+    }
+}
+
+/// Renders a template to an HTML response; a template error is an internal error.
+pub fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "rendering a template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}

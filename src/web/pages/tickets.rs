@@ -1,0 +1,249 @@
+//! The ticket list and the ticket view, with the forms that act on a ticket.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use super::{Layout, PageError, PageUser, flash, render};
+use crate::error::AppError;
+use crate::helpdesk::tickets::{self, Ticket, TicketDetail, TicketFilter, TicketStatus};
+use crate::helpdesk::users::{self, User};
+use crate::helpdesk::{messages, notes};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "tickets/list.html")]
+struct ListPage {
+    layout: Layout,
+    filter: &'static str,
+    tickets: Vec<Ticket>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: TicketFilter,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Query(query): Query<ListQuery>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let (jar, flash) = flash::take(jar);
+    let mut conn = state.pool().acquire().await?;
+    let tickets =
+        tickets::list_tickets(&mut conn, user.user.workspace_id, query.status, 200).await?;
+    let page = ListPage {
+        layout: Layout::new("Tickets", "tickets", &user, flash),
+        filter: match query.status {
+            TicketFilter::Open => "open",
+            TicketFilter::Closed => "closed",
+            TicketFilter::All => "all",
+        },
+        tickets,
+    };
+    Ok((jar, render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "tickets/show.html")]
+struct ShowPage {
+    layout: Layout,
+    detail: TicketDetail,
+    teammates: Vec<User>,
+    /// What the user typed into a form that failed, with the reason, so nothing is lost.
+    reply_draft: String,
+    reply_error: Option<String>,
+    note_draft: String,
+    note_error: Option<String>,
+}
+
+impl ShowPage {
+    fn assignee_id(&self) -> i64 {
+        self.detail
+            .ticket
+            .assignee
+            .as_ref()
+            .map(|a| a.id)
+            .unwrap_or(0)
+    }
+
+    fn is_open(&self) -> bool {
+        self.detail.ticket.status == TicketStatus::Open
+    }
+}
+
+async fn show_page(
+    state: &AppState,
+    user: &crate::auth::CurrentUser,
+    id: i64,
+    flash: Option<String>,
+) -> Result<ShowPage, PageError> {
+    let detail = tickets::get_ticket_detail(state.pool(), user.user.workspace_id, id).await?;
+    let mut conn = state.pool().acquire().await?;
+    let teammates = users::list_users(&mut conn, user.user.workspace_id).await?;
+    let title = format!("#{} {}", detail.ticket.number, detail.ticket.subject);
+    Ok(ShowPage {
+        layout: Layout::new(title, "tickets", user, flash),
+        detail,
+        teammates,
+        reply_draft: String::new(),
+        reply_error: None,
+        note_draft: String::new(),
+        note_error: None,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let (jar, flash) = flash::take(jar);
+    let page = show_page(&state, &user, id, flash).await?;
+    Ok((jar, render(&page)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct BodyForm {
+    body: String,
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+    Form(form): Form<BodyForm>,
+) -> Result<Response, PageError> {
+    match messages::add_agent_reply(
+        state.pool(),
+        user.user.workspace_id,
+        id,
+        &user.user,
+        &form.body,
+    )
+    .await
+    {
+        Ok(_) => Ok((
+            flash::set(jar, "Reply sent."),
+            Redirect::to(&format!("/tickets/{id}")),
+        )
+            .into_response()),
+        Err(AppError::Validation { message, .. }) => {
+            let mut page = show_page(&state, &user, id, None).await?;
+            page.reply_draft = form.body;
+            page.reply_error = Some(message);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn note(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+    Form(form): Form<BodyForm>,
+) -> Result<Response, PageError> {
+    match notes::add_note(
+        state.pool(),
+        user.user.workspace_id,
+        id,
+        &user.user,
+        &form.body,
+    )
+    .await
+    {
+        Ok(_) => Ok((
+            flash::set(jar, "Note added."),
+            Redirect::to(&format!("/tickets/{id}")),
+        )
+            .into_response()),
+        Err(AppError::Validation { message, .. }) => {
+            let mut page = show_page(&state, &user, id, None).await?;
+            page.note_draft = form.body;
+            page.note_error = Some(message);
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    /// Empty for "nobody".
+    user_id: String,
+}
+
+pub async fn assign(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, PageError> {
+    let assignee = match form.user_id.trim() {
+        "" => None,
+        raw => Some(
+            raw.parse::<i64>()
+                .map_err(|_| AppError::validation("user_id", "Pick a teammate from the list."))?,
+        ),
+    };
+    let ticket = tickets::assign_ticket(
+        state.pool(),
+        user.user.workspace_id,
+        id,
+        Some(&user.user),
+        assignee,
+    )
+    .await?;
+    let message = match ticket.assignee {
+        Some(a) => format!("Assigned to {}.", a.name),
+        None => "Unassigned.".to_string(),
+    };
+    Ok((
+        flash::set(jar, &message),
+        Redirect::to(&format!("/tickets/{id}")),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    status: TicketStatus,
+}
+
+pub async fn status(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+    Form(form): Form<StatusForm>,
+) -> Result<Response, PageError> {
+    tickets::set_ticket_status(
+        state.pool(),
+        user.user.workspace_id,
+        id,
+        Some(&user.user),
+        form.status,
+    )
+    .await?;
+    let message = match form.status {
+        TicketStatus::Open => "Ticket reopened.",
+        TicketStatus::Closed => "Ticket closed.",
+    };
+    Ok((
+        flash::set(jar, message),
+        Redirect::to(&format!("/tickets/{id}")),
+    )
+        .into_response())
+}
