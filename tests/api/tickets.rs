@@ -1,0 +1,435 @@
+//! Every ticket action through the API, and the event each one records.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use therethere::helpdesk::tickets::assign_ticket;
+
+use crate::helpers::{spawn_app, ticket_body};
+
+#[tokio::test]
+async fn receiving_a_ticket_creates_it_with_its_first_message_and_records_ticket_opened() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let channel: Value = app
+        .api(&ws.admin)
+        .post("/api/channels", &json!({"name": "Support"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut body = ticket_body("I can't log in", "jane@example.com");
+    body["channel_id"] = channel["id"].clone();
+    let ticket = app.create_ticket(&ws.agent, body).await;
+
+    assert_eq!(ticket["number"], 1);
+    assert_eq!(ticket["status"], "open");
+    assert_eq!(ticket["subject"], "I can't log in");
+    assert_eq!(
+        ticket["channel"],
+        json!({"id": channel["id"], "name": "Support"})
+    );
+    assert_eq!(ticket["contact"]["email"], "jane@example.com");
+    assert_eq!(ticket["assignee"], Value::Null);
+    let ulid = ticket["ulid"].as_str().unwrap();
+    assert_eq!(ulid.len(), 26);
+    assert_eq!(ulid, ulid.to_ascii_lowercase());
+
+    let id = ticket["id"].as_i64().unwrap();
+    let detail: Value = app
+        .api(&ws.agent)
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["messages"][0]["from"], "contact");
+    assert_eq!(detail["messages"][0]["body"], "Hello, I need help.");
+
+    let events = app.events(id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "ticket_opened");
+    assert_eq!(events[0].1, None, "the contact acted, not a user");
+    assert_eq!(events[0].2["message_id"], detail["messages"][0]["id"]);
+}
+
+#[tokio::test]
+async fn a_ticket_without_a_channel_has_a_null_channel() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let ticket = app
+        .create_ticket(&ws.agent, ticket_body("Hi", "a@example.com"))
+        .await;
+    assert_eq!(ticket["channel"], Value::Null);
+}
+
+#[tokio::test]
+async fn ticket_numbers_count_per_workspace_and_stay_unique_under_concurrency() {
+    let app = spawn_app().await;
+    let a = app.create_workspace("Acme").await;
+    let b = app.create_workspace("Globex").await;
+    let creations = (0..10).map(|i| {
+        let app = &app;
+        let agent = a.agent.clone();
+        async move {
+            app.create_ticket(&agent, ticket_body(&format!("T{i}"), "c@example.com"))
+                .await
+        }
+    });
+    let tickets = futures::future::join_all(creations).await;
+    let mut numbers: Vec<i64> = tickets
+        .iter()
+        .map(|t| t["number"].as_i64().unwrap())
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
+    let other = app
+        .create_ticket(&b.agent, ticket_body("First", "c@example.com"))
+        .await;
+    assert_eq!(other["number"], 1);
+}
+
+#[tokio::test]
+async fn a_returning_contact_is_the_same_contact() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let first = app
+        .create_ticket(&ws.agent, ticket_body("One", "Jane@Example.com"))
+        .await;
+    let second = app
+        .create_ticket(&ws.agent, ticket_body("Two", "jane@example.com"))
+        .await;
+    assert_eq!(first["contact"]["id"], second["contact"]["id"]);
+}
+
+#[tokio::test]
+async fn a_contact_reply_records_contact_replied_with_the_assignee_at_the_time() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let api = app.api(&ws.admin);
+    api.put(
+        &format!("/api/tickets/{id}/assignee"),
+        &json!({"user_id": ws.agent.id}),
+    )
+    .await;
+    let response = api
+        .post(
+            &format!("/api/tickets/{id}/messages"),
+            &json!({"from": "contact", "body": "Any news?"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let message: Value = response.json().await.unwrap();
+    assert_eq!(message["from"], "contact");
+    assert_eq!(message["author"], Value::Null);
+
+    let events = app.events(id).await;
+    let (kind, actor, data) = events.last().unwrap();
+    assert_eq!(kind, "contact_replied");
+    assert_eq!(*actor, None);
+    assert_eq!(data["message_id"], message["id"]);
+    assert_eq!(data["assignee_id"], ws.agent.id);
+}
+
+#[tokio::test]
+async fn a_contact_reply_to_a_closed_ticket_reopens_it() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let api = app.api(&ws.agent);
+    api.put(
+        &format!("/api/tickets/{id}/status"),
+        &json!({"status": "closed"}),
+    )
+    .await;
+    api.post(
+        &format!("/api/tickets/{id}/messages"),
+        &json!({"from": "contact", "body": "It broke again"}),
+    )
+    .await;
+    let detail: Value = api
+        .get(&format!("/api/tickets/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["status"], "open");
+    assert_eq!(
+        app.event_kinds(id).await,
+        [
+            "ticket_opened",
+            "ticket_closed",
+            "ticket_reopened",
+            "contact_replied"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_agent_reply_is_authored_by_the_agent_and_records_agent_replied() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let response = app
+        .api(&ws.agent)
+        .post(
+            &format!("/api/tickets/{id}/messages"),
+            &json!({"from": "agent", "body": "On it!"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let message: Value = response.json().await.unwrap();
+    assert_eq!(message["from"], "agent");
+    assert_eq!(message["author"]["id"], ws.agent.id);
+    let events = app.events(id).await;
+    assert_eq!(events[1].0, "agent_replied");
+    assert_eq!(events[1].1, Some(ws.agent.id));
+}
+
+#[tokio::test]
+async fn a_note_resolves_mentions_by_handle_and_email_within_the_workspace() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let other = app.create_workspace("Globex").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let body = format!(
+        "@{} please look, and cc @{}. Not @{} (other workspace), nor @nobody, nor mail@{}",
+        ws.admin.handle, ws.owner.email, other.admin.handle, "example.com"
+    );
+    let response = app
+        .api(&ws.agent)
+        .post(&format!("/api/tickets/{id}/notes"), &json!({"body": body}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let note: Value = response.json().await.unwrap();
+    let mut mentioned: Vec<i64> = note["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_i64().unwrap())
+        .collect();
+    mentioned.sort();
+    let mut expected = vec![ws.owner.id, ws.admin.id];
+    expected.sort();
+    assert_eq!(mentioned, expected);
+    assert_eq!(note["author"]["id"], ws.agent.id);
+
+    let events = app.events(id).await;
+    let (kind, actor, data) = events.last().unwrap();
+    assert_eq!(kind, "note_added");
+    assert_eq!(*actor, Some(ws.agent.id));
+    assert_eq!(data["note_id"], note["id"]);
+    let mut in_event: Vec<i64> = data["mentioned_user_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    in_event.sort();
+    assert_eq!(in_event, expected);
+}
+
+#[tokio::test]
+async fn assigning_records_who_assigned_whom_and_repeating_it_records_nothing() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let api = app.api(&ws.admin);
+    let response = api
+        .put(
+            &format!("/api/tickets/{id}/assignee"),
+            &json!({"user_id": ws.agent.id}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let ticket: Value = response.json().await.unwrap();
+    assert_eq!(ticket["assignee"]["id"], ws.agent.id);
+    api.put(
+        &format!("/api/tickets/{id}/assignee"),
+        &json!({"user_id": ws.agent.id}),
+    )
+    .await;
+    let response = api
+        .put(
+            &format!("/api/tickets/{id}/assignee"),
+            &json!({"user_id": null}),
+        )
+        .await;
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["assignee"],
+        Value::Null
+    );
+
+    let events = app.events(id).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["ticket_opened", "ticket_assigned", "ticket_unassigned"]
+    );
+    assert_eq!(events[1].1, Some(ws.admin.id));
+    assert_eq!(events[1].2["assignee_id"], ws.agent.id);
+    assert_eq!(events[1].2["previous_assignee_id"], Value::Null);
+    assert_eq!(events[2].2["previous_assignee_id"], ws.agent.id);
+}
+
+#[tokio::test]
+async fn the_system_can_assign_with_no_user_as_actor() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    assign_ticket(&app.pool, ws.id, id, None, Some(ws.agent.id))
+        .await
+        .unwrap();
+    let events = app.events(id).await;
+    assert_eq!(events[1].0, "ticket_assigned");
+    assert_eq!(events[1].1, None);
+}
+
+#[tokio::test]
+async fn closing_and_reopening_record_their_events_once() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let api = app.api(&ws.agent);
+    for status in ["closed", "closed", "open", "open"] {
+        let response = api
+            .put(
+                &format!("/api/tickets/{id}/status"),
+                &json!({"status": status}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], status);
+    }
+    let events = app.events(id).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(kinds, ["ticket_opened", "ticket_closed", "ticket_reopened"]);
+    assert_eq!(events[2].1, Some(ws.agent.id));
+}
+
+#[tokio::test]
+async fn the_events_endpoint_lists_a_tickets_activity() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let id = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.api(&ws.agent)
+        .put(
+            &format!("/api/tickets/{id}/status"),
+            &json!({"status": "closed"}),
+        )
+        .await;
+    let events: Value = app
+        .api(&ws.agent)
+        .get(&format!("/api/tickets/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ticket_opened", "ticket_closed"]);
+}
+
+#[tokio::test]
+async fn listing_tickets_filters_by_status() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let a = app
+        .create_ticket(&ws.agent, ticket_body("A", "j@example.com"))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.create_ticket(&ws.agent, ticket_body("B", "j@example.com"))
+        .await;
+    app.api(&ws.agent)
+        .put(
+            &format!("/api/tickets/{a}/status"),
+            &json!({"status": "closed"}),
+        )
+        .await;
+    let count = |v: Value| v.as_array().unwrap().len();
+    let api = app.api(&ws.agent);
+    assert_eq!(
+        count(api.get("/api/tickets").await.json().await.unwrap()),
+        1
+    );
+    assert_eq!(
+        count(
+            api.get("/api/tickets?status=closed")
+                .await
+                .json()
+                .await
+                .unwrap()
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            api.get("/api/tickets?status=all")
+                .await
+                .json()
+                .await
+                .unwrap()
+        ),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_failed_action_leaves_neither_change_nor_event() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let mut body = ticket_body("Help", "new-contact@example.com");
+    body["channel_id"] = json!(999_999);
+    let response = app.api(&ws.agent).post("/api/tickets", &body).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    for table in ["tickets", "contacts", "messages", "events"] {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{table} is untouched");
+    }
+    let last: i32 = sqlx::query_scalar("SELECT last_ticket_number FROM workspaces WHERE id = $1")
+        .bind(ws.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(last, 0, "no ticket number was used up");
+}
