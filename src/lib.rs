@@ -15,6 +15,8 @@ pub mod demo;
 pub mod error;
 /// The helpdesk core: workspaces, users, channels, contacts, tickets, messages, notes, events.
 pub mod helpdesk;
+/// All outbound HTTP: URL rules, the SSRF-safe resolver and client, request signing.
+pub mod outbound;
 /// Building the HTTP application and running it until shutdown.
 pub mod server;
 /// Shared application state handed to every handler.

@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use sqlx::PgPool;
 
 use crate::config::Config;
+use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -13,11 +14,26 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub pool: PgPool,
     pub config: Config,
+    pub outbound: Outbound,
 }
 
 impl AppState {
+    /// The app as it runs: names resolve through the operating system.
     pub fn new(pool: PgPool, config: Config) -> Self {
-        AppState(Arc::new(Inner { pool, config }))
+        Self::with_lookup(pool, config, Arc::new(SystemLookup))
+    }
+
+    /// The app with another name lookup: tests answer names from a fixed table.
+    pub fn with_lookup(pool: PgPool, config: Config, lookup: Arc<dyn NameLookup>) -> Self {
+        let policy = OutboundPolicy {
+            allow_private: config.outbound_allow_private,
+            allow_http: config.outbound_allow_http,
+        };
+        AppState(Arc::new(Inner {
+            outbound: Outbound::new(policy, lookup),
+            pool,
+            config,
+        }))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -26,6 +42,10 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    pub fn outbound(&self) -> &Outbound {
+        &self.0.outbound
     }
 }
 

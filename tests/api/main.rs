@@ -6,6 +6,8 @@ mod health;
 mod helpers;
 mod input;
 mod isolation;
+mod outbound;
 mod pages;
+mod receiver;
 mod roles;
 mod tickets;

@@ -1,0 +1,108 @@
+//! Real HTTP receivers on 127.0.0.1 that record what reaches them and answer as told.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tokio::sync::Notify;
+
+/// How a receiver answers every request.
+#[derive(Clone)]
+pub enum Behaviour {
+    /// This status with this body (as JSON).
+    Respond(u16, String),
+    /// Waits this long before answering 200.
+    Sleep(Duration),
+    /// Answers a redirect to this location.
+    Redirect(String),
+    /// Streams this many bytes of body.
+    Huge(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+pub struct Receiver {
+    pub url: String,
+    pub port: u16,
+    captured: Arc<Mutex<Vec<Captured>>>,
+    arrived: Arc<Notify>,
+}
+
+impl Receiver {
+    pub async fn start(behaviour: Behaviour) -> Receiver {
+        let captured: Arc<Mutex<Vec<Captured>>> = Arc::default();
+        let arrived = Arc::new(Notify::new());
+        let (c, a) = (captured.clone(), arrived.clone());
+        let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+            let (c, a, behaviour) = (c.clone(), a.clone(), behaviour.clone());
+            async move {
+                c.lock().unwrap().push(Captured { headers, body });
+                a.notify_waiters();
+                respond(behaviour).await
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        Receiver {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            port,
+            captured,
+            arrived,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Captured> {
+        self.captured.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests have arrived (bounded, so a bug fails rather than hangs).
+    pub async fn wait_for(&self, n: usize) -> Vec<Captured> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let notified = self.arrived.notified();
+            let seen = self.requests();
+            if seen.len() >= n {
+                return seen;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("expected {n} requests, got {}", self.requests().len());
+            }
+        }
+    }
+}
+
+async fn respond(behaviour: Behaviour) -> Response {
+    match behaviour {
+        Behaviour::Respond(status, body) => Response::builder()
+            .status(StatusCode::from_u16(status).unwrap())
+            .header("content-type", "application/json")
+            .header("x-receiver", "yes")
+            .body(Body::from(body))
+            .unwrap(),
+        Behaviour::Sleep(duration) => {
+            tokio::time::sleep(duration).await;
+            Response::new(Body::from("{}"))
+        }
+        Behaviour::Redirect(location) => Response::builder()
+            .status(StatusCode::FOUND)
+            .header("location", location)
+            .body(Body::empty())
+            .unwrap(),
+        Behaviour::Huge(size) => {
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let chunks = size.div_ceil(chunk.len());
+            let stream = futures::stream::iter(
+                (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
+            );
+            Response::new(Body::from_stream(stream))
+        }
+    }
+}
