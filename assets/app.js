@@ -1,7 +1,71 @@
-// Small progressive enhancements; every page works without this file.
+// Small progressive enhancements. Pages work without this file, except the custom sidebar
+// sections, which load after the page so that no endpoint can slow the ticket down.
 "use strict";
 
+const collapsedKey = (id) => `therethere.section.${id}.collapsed`;
+
+// Numbers and dates from endpoints arrive raw; show them in the agent's locale and zone.
+function formatValues(root) {
+  root.querySelectorAll("data.js-number").forEach((el) => {
+    const n = Number(el.value);
+    if (Number.isFinite(n)) {
+      el.textContent = new Intl.NumberFormat(undefined, { maximumFractionDigits: 20 }).format(n);
+    }
+  });
+  root.querySelectorAll("time.js-date").forEach((el) => {
+    const dateOnly = el.dataset.dateOnly === "true";
+    const when = new Date(dateOnly ? `${el.dateTime}T00:00:00Z` : el.dateTime);
+    if (!Number.isNaN(when.getTime())) {
+      const options = dateOnly ? { dateStyle: "medium", timeZone: "UTC" } : { dateStyle: "medium", timeStyle: "short" };
+      el.textContent = new Intl.DateTimeFormat(undefined, options).format(when);
+      el.title = el.dateTime;
+    }
+  });
+}
+
+async function loadSection(details) {
+  const body = details.querySelector(".section-body");
+  try {
+    const response = await fetch(details.dataset.src, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) {
+      throw new Error(response.status === 404 ? "not found" : `HTTP ${response.status}`);
+    }
+    // The server renders this fragment with every endpoint value escaped or sanitised.
+    body.innerHTML = await response.text();
+    details.dataset.status = response.headers.get("x-section-status") || "ok";
+    formatValues(body);
+  } catch (error) {
+    details.dataset.status = "error";
+    body.textContent = "";
+    const p = document.createElement("p");
+    p.className = "section-error";
+    p.textContent = `Couldn\u2019t load: ${error.message || "network error"}`;
+    body.appendChild(p);
+  }
+}
+
+function setUpSections() {
+  document.querySelectorAll("details.custom-section").forEach((details) => {
+    const id = details.dataset.sectionId;
+    try {
+      if (localStorage.getItem(collapsedKey(id)) === "true") {
+        details.open = false;
+      }
+    } catch (_) {
+      // Storage may be unavailable (private mode); sections then start open.
+    }
+    details.addEventListener("toggle", () => {
+      try {
+        localStorage.setItem(collapsedKey(id), String(!details.open));
+      } catch (_) {}
+    });
+    loadSection(details);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setUpSections();
+  formatValues(document);
   // Select a freshly created secret so it can be copied at once.
   const token = document.getElementById("new-token");
   if (token) {

@@ -9,11 +9,13 @@
 //! - `SMTP_URL`: SMTP server, e.g. `smtp://user:pass@host:587`. Unset: mail is logged and kept.
 //! - `MAIL_FROM`: sender address of outgoing mail (default `There There <noreply@localhost>`).
 //! - `OUTBOUND_ALLOW_PRIVATE`, `OUTBOUND_ALLOW_HTTP`: development switches for outbound calls.
+//! - `SIDEBAR_CACHE_TTL`: seconds a sidebar section's answer is reused per contact (default 300).
 //! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
 //!   (default: true with the embedded database, false with `DATABASE_URL`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -37,6 +39,7 @@ pub struct Config {
     pub outbound_allow_private: bool,
     pub outbound_allow_http: bool,
     pub demo_data: bool,
+    pub sidebar_cache_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +149,16 @@ impl Config {
             }
         };
         let embedded = matches!(database, DatabaseSource::Embedded { .. });
+        let sidebar_cache_ttl = match get("SIDEBAR_CACHE_TTL") {
+            None => Duration::from_secs(300),
+            Some(v) => v
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| ConfigError {
+                    variable: "SIDEBAR_CACHE_TTL",
+                    reason: "must be a whole number of seconds".into(),
+                })?,
+        };
 
         Ok(Config {
             bind_addr,
@@ -155,6 +168,7 @@ impl Config {
             outbound_allow_private: flag("OUTBOUND_ALLOW_PRIVATE", false)?,
             outbound_allow_http: flag("OUTBOUND_ALLOW_HTTP", false)?,
             demo_data: flag("DEMO_DATA", embedded)?,
+            sidebar_cache_ttl,
             database,
         })
     }
@@ -199,6 +213,7 @@ mod tests {
         assert_eq!(c.app_url.as_str(), "http://127.0.0.1:8080/");
         assert!(c.demo_data);
         assert!(!c.outbound_allow_private && !c.outbound_allow_http);
+        assert_eq!(c.sidebar_cache_ttl, Duration::from_secs(300));
     }
 
     #[test]

@@ -15,10 +15,14 @@ pub mod demo;
 pub mod error;
 /// The helpdesk core: workspaces, users, channels, contacts, tickets, messages, notes, events.
 pub mod helpdesk;
+/// Outgoing mail: the durable outbox and the SMTP sender.
+pub mod mail;
 /// All outbound HTTP: URL rules, the SSRF-safe resolver and client, request signing.
 pub mod outbound;
 /// Building the HTTP application and running it until shutdown.
 pub mod server;
+/// Custom sidebar sections: configuration, fetching with cache and auto-disable, rendering.
+pub mod sidebar;
 /// Shared application state handed to every handler.
 pub mod state;
 /// The HTTP surface: the JSON API and the server-rendered pages.

@@ -6,6 +6,9 @@ use std::future::Future;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::mail::sender::MailSender;
 
 use crate::config::{Config, DatabaseSource};
 use crate::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
@@ -87,15 +90,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Serves the app on `listener` until `shutdown` resolves; in-flight requests finish first.
+/// Background workers run alongside and are stopped (their work released) after it.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    let mail = MailSender::new(state.pool().clone(), state.config())?;
+    let workers = vec![tokio::spawn(mail.run(cancel.clone()))];
     let app = web::router(state);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    cancel.cancel();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    Ok(served?)
 }
 
 fn warn_about_development_switches(config: &Config) {

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::config::Config;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
+use crate::sidebar::SidebarRuntime;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -15,6 +16,7 @@ pub struct Inner {
     pub pool: PgPool,
     pub config: Config,
     pub outbound: Outbound,
+    pub sidebar: SidebarRuntime,
 }
 
 impl AppState {
@@ -31,6 +33,7 @@ impl AppState {
         };
         AppState(Arc::new(Inner {
             outbound: Outbound::new(policy, lookup),
+            sidebar: SidebarRuntime::new(config.sidebar_cache_ttl),
             pool,
             config,
         }))
@@ -46,6 +49,10 @@ impl AppState {
 
     pub fn outbound(&self) -> &Outbound {
         &self.0.outbound
+    }
+
+    pub fn sidebar(&self) -> &SidebarRuntime {
+        &self.0.sidebar
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod channels;
 pub mod me;
 pub mod path;
+pub mod sidebar_sections;
 pub mod tickets;
 pub mod users;
 
@@ -48,5 +49,18 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::add_note))
         .routes(routes!(tickets::set_assignee))
         .routes(routes!(tickets::set_status))
+        .routes(routes!(sidebar_sections::ticket_sidebar))
+        .routes(routes!(
+            sidebar_sections::list_sections,
+            sidebar_sections::create_section
+        ))
+        .routes(routes!(
+            sidebar_sections::get_section,
+            sidebar_sections::update_section,
+            sidebar_sections::delete_section
+        ))
+        .routes(routes!(sidebar_sections::test_section))
+        .routes(routes!(sidebar_sections::enable_section))
+        .routes(routes!(sidebar_sections::disable_section))
         .split_for_parts()
 }

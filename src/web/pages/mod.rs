@@ -4,6 +4,7 @@
 pub mod flash;
 pub mod login;
 pub mod settings;
+pub mod sidebar_sections;
 pub mod tickets;
 
 use askama::Template;
@@ -46,6 +47,39 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/channels",
             get(settings::channels).post(settings::create_channel),
+        )
+        .route(
+            "/tickets/{id}/sidebar/{section_id}",
+            get(sidebar_sections::ticket_fragment),
+        )
+        .route(
+            "/settings/sidebar-sections",
+            get(sidebar_sections::list).post(sidebar_sections::create),
+        )
+        .route("/settings/sidebar-sections/new", get(sidebar_sections::new))
+        .route(
+            "/settings/sidebar-sections/{id}",
+            get(sidebar_sections::show).post(sidebar_sections::update),
+        )
+        .route(
+            "/settings/sidebar-sections/{id}/test",
+            post(sidebar_sections::test),
+        )
+        .route(
+            "/settings/sidebar-sections/{id}/enable",
+            post(sidebar_sections::enable),
+        )
+        .route(
+            "/settings/sidebar-sections/{id}/disable",
+            post(sidebar_sections::disable),
+        )
+        .route(
+            "/settings/sidebar-sections/{id}/delete",
+            post(sidebar_sections::delete),
+        )
+        .route(
+            "/settings/sidebar-sections/{id}/move",
+            post(sidebar_sections::move_section),
         )
         .layer(middleware::from_fn(csrf::capture_form_token))
 }

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::helpdesk::tickets::{self, Ticket, TicketDetail, TicketFilter, TicketStatus};
 use crate::helpdesk::users::{self, User};
 use crate::helpdesk::{messages, notes};
+use crate::sidebar::sections::{Section, sections_for_channel};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -57,6 +58,8 @@ struct ShowPage {
     layout: Layout,
     detail: TicketDetail,
     teammates: Vec<User>,
+    /// The enabled custom sections of the ticket's channel; each loads on its own.
+    sections: Vec<Section>,
     /// What the user typed into a form that failed, with the reason, so nothing is lost.
     reply_draft: String,
     reply_error: Option<String>,
@@ -88,11 +91,18 @@ async fn show_page(
     let detail = tickets::get_ticket_detail(state.pool(), user.user.workspace_id, id).await?;
     let mut conn = state.pool().acquire().await?;
     let teammates = users::list_users(&mut conn, user.user.workspace_id).await?;
+    let channel_id = detail.ticket.channel.as_ref().map(|c| c.id);
+    let sections = sections_for_channel(&mut conn, user.user.workspace_id, channel_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.enabled)
+        .collect();
     let title = format!("#{} {}", detail.ticket.number, detail.ticket.subject);
     Ok(ShowPage {
         layout: Layout::new(title, "tickets", user, flash),
         detail,
         teammates,
+        sections,
         reply_draft: String::new(),
         reply_error: None,
         note_draft: String::new(),

@@ -1,0 +1,125 @@
+//! The background mail sender: wakes on NOTIFY (or every poll interval), claims due mail,
+//! sends it over SMTP with no database connection held, and records the result.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+use super::outbox::{self, NOTIFY_CHANNEL, QueuedMail};
+use crate::config::Config;
+
+const POLL_INTERVAL: Duration = Duration::from_secs(10);
+const LEASE_SECONDS: i64 = 60;
+
+pub struct MailSender {
+    pool: PgPool,
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+impl MailSender {
+    pub fn new(pool: PgPool, config: &Config) -> anyhow::Result<Self> {
+        let transport = match &config.smtp_url {
+            Some(url) => {
+                Some(AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())?.build())
+            }
+            None => None,
+        };
+        let from = config
+            .mail_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("MAIL_FROM is not a valid address: {e}"))?;
+        Ok(MailSender {
+            pool,
+            transport,
+            from,
+        })
+    }
+
+    /// Runs until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => Some(l),
+                Err(_) => None,
+            },
+            Err(_) => None,
+        };
+        loop {
+            if let Err(err) = self.send_due().await {
+                tracing::warn!(error = %err, "mail sender: a round failed");
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        if l.recv().await.is_err() {
+                            tokio::time::sleep(POLL_INTERVAL).await;
+                        }
+                    }
+                    None => tokio::time::sleep(POLL_INTERVAL).await,
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = notified => {},
+                _ = tokio::time::sleep(POLL_INTERVAL) => {},
+            }
+        }
+    }
+
+    /// Sends every due mail, a batch at a time.
+    pub async fn send_due(&self) -> Result<(), sqlx::Error> {
+        loop {
+            let batch = outbox::claim_due_mail(&self.pool, 20, LEASE_SECONDS).await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for mail in batch {
+                self.send_one(mail).await?;
+            }
+        }
+    }
+
+    async fn send_one(&self, mail: QueuedMail) -> Result<(), sqlx::Error> {
+        let Some(transport) = &self.transport else {
+            if mail.logged_at.is_none() {
+                tracing::info!(mail.id = mail.id, to = %mail.to_address, subject = %mail.subject, body = %mail.body,
+                    "no SMTP_URL configured: mail kept in the outbox");
+            }
+            return outbox::mark_logged(&self.pool, mail.id).await;
+        };
+        let message = match self.build(&mail) {
+            Ok(m) => m,
+            Err(err) => return outbox::mark_failed(&self.pool, mail.id, mail.attempts, &err).await,
+        };
+        match transport.send(message).await {
+            Ok(_) => {
+                tracing::info!(mail.id = mail.id, "mail sent");
+                outbox::mark_sent(&self.pool, mail.id).await
+            }
+            Err(err) => {
+                tracing::warn!(mail.id = mail.id, error = %err, "sending mail failed; will retry");
+                outbox::mark_failed(&self.pool, mail.id, mail.attempts, &err.to_string()).await
+            }
+        }
+    }
+
+    fn build(&self, mail: &QueuedMail) -> Result<Message, String> {
+        let to: Mailbox = mail
+            .to_address
+            .parse()
+            .map_err(|e| format!("bad recipient: {e}"))?;
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.body.clone())
+            .map_err(|e| e.to_string())
+    }
+}

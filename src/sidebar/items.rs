@@ -1,0 +1,265 @@
+//! Reading an endpoint's answer: the response must be a JSON object with a `data` array;
+//! each item is then judged on its own, so one malformed item never fails the section.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde_json::Value;
+
+/// At most this many items are shown; endpoints are third parties and may send anything.
+pub const MAX_ITEMS: usize = 100;
+/// Longer names and text values are cut (with an ellipsis) before rendering.
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_TEXT_CHARS: usize = 5_000;
+
+/// Why a response is not usable section data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    #[error("invalid JSON")]
+    InvalidJson,
+    #[error("the response is not a JSON object with a \"data\" array")]
+    NoDataArray,
+}
+
+/// The `data` array of a response body.
+pub fn data_array(body: &[u8]) -> Result<Vec<Value>, DataError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| DataError::InvalidJson)?;
+    match value {
+        Value::Object(mut object) => match object.remove("data") {
+            Some(Value::Array(items)) => Ok(items),
+            _ => Err(DataError::NoDataArray),
+        },
+        _ => Err(DataError::NoDataArray),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemValue {
+    Markdown(String),
+    /// The number exactly as sent (its JSON text), and as a float for formatting.
+    Numeric(String),
+    Date {
+        iso: String,
+        date_only: bool,
+    },
+    Boolean(bool),
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Valid {
+        name: String,
+        value: ItemValue,
+    },
+    /// Shown as plain escaped text, and listed as a problem in the Test view.
+    Malformed {
+        name: String,
+        shown: String,
+        problem: String,
+    },
+}
+
+/// Judges every item; returns the items to render and the problems found, numbered from 1.
+pub fn judge_items(items: &[Value]) -> (Vec<Item>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut judged: Vec<Item> = items
+        .iter()
+        .take(MAX_ITEMS)
+        .enumerate()
+        .map(|(i, raw)| {
+            let item = judge(raw);
+            if let Item::Malformed { problem, .. } = &item {
+                problems.push(format!("Item {}: {problem}", i + 1));
+            }
+            item
+        })
+        .collect();
+    if items.len() > MAX_ITEMS {
+        problems.push(format!(
+            "Only the first {MAX_ITEMS} of {} items are shown.",
+            items.len()
+        ));
+    }
+    judged.shrink_to_fit();
+    (judged, problems)
+}
+
+fn judge(raw: &Value) -> Item {
+    let Some(object) = raw.as_object() else {
+        return Item::Malformed {
+            name: String::new(),
+            shown: cut(&raw.to_string(), MAX_TEXT_CHARS),
+            problem: "is not an object with name, value and type".into(),
+        };
+    };
+    let name = match object.get("name") {
+        Some(Value::String(s)) => cut(s, MAX_NAME_CHARS),
+        Some(other) => cut(&other.to_string(), MAX_NAME_CHARS),
+        None => String::new(),
+    };
+    let value = object.get("value").unwrap_or(&Value::Null);
+    let shown = || match value {
+        Value::String(s) => cut(s, MAX_TEXT_CHARS),
+        other => cut(&other.to_string(), MAX_TEXT_CHARS),
+    };
+    let malformed = |problem: String| Item::Malformed {
+        name: name.clone(),
+        shown: shown(),
+        problem,
+    };
+    if !matches!(object.get("name"), Some(Value::String(_))) {
+        return malformed("\"name\" must be a string".into());
+    }
+    let kind = match object.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
+        _ => {
+            return malformed(
+                "\"type\" must be one of markdown, numeric, date, boolean, url".into(),
+            );
+        }
+    };
+    let value = match (kind, value) {
+        ("markdown", Value::String(s)) => ItemValue::Markdown(cut(s, MAX_TEXT_CHARS)),
+        ("numeric", Value::Number(n)) => ItemValue::Numeric(n.to_string()),
+        ("date", Value::String(s)) => match parse_date(s) {
+            Some(date_only) => ItemValue::Date {
+                iso: s.trim().to_string(),
+                date_only,
+            },
+            None => return malformed(format!("{:?} is not an ISO 8601 date", cut(s, 60))),
+        },
+        ("boolean", Value::Bool(b)) => ItemValue::Boolean(*b),
+        ("url", Value::String(s)) => match url::Url::parse(s.trim()) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.host().is_some()
+                    && s.len() <= 2048 =>
+            {
+                ItemValue::Url(u.to_string())
+            }
+            _ => return malformed("a url value must be an http:// or https:// URL".into()),
+        },
+        ("markdown" | "numeric" | "date" | "boolean" | "url", other) => {
+            return malformed(format!("a {kind} value can't be {}", json_kind(other)));
+        }
+        (other, _) => return malformed(format!("unknown type {:?}", cut(other, 40))),
+    };
+    Item::Valid { name, value }
+}
+
+/// `Some(date_only)` for RFC 3339 date-times and plain dates (`2025-06-15`).
+fn parse_date(s: &str) -> Option<bool> {
+    let s = s.trim();
+    if DateTime::<FixedOffset>::parse_from_rfc3339(s).is_ok() {
+        return Some(false);
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|_| true)
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn cut(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_spec_example_is_all_valid() {
+        let body = br#"{"data":[
+            {"name":"Plan","value":"Pro","type":"markdown"},
+            {"name":"MRR","value":49.99,"type":"numeric"},
+            {"name":"Member since","value":"2025-06-15T00:00:00Z","type":"date"},
+            {"name":"Active","value":true,"type":"boolean"},
+            {"name":"Dashboard","value":"https://app.example.com/users/123","type":"url"}]}"#;
+        let (items, problems) = judge_items(&data_array(body).unwrap());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            items[1],
+            Item::Valid {
+                name: "MRR".into(),
+                value: ItemValue::Numeric("49.99".into())
+            }
+        );
+        assert_eq!(
+            items[2],
+            Item::Valid {
+                name: "Member since".into(),
+                value: ItemValue::Date {
+                    iso: "2025-06-15T00:00:00Z".into(),
+                    date_only: false
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn responses_without_a_data_array_are_failures() {
+        assert_eq!(data_array(b"not json"), Err(DataError::InvalidJson));
+        assert_eq!(data_array(b"[]"), Err(DataError::NoDataArray));
+        assert_eq!(data_array(br#"{"data":{}}"#), Err(DataError::NoDataArray));
+        assert_eq!(data_array(br#"{"items":[]}"#), Err(DataError::NoDataArray));
+        assert_eq!(data_array(br#"{"data":[]}"#), Ok(vec![]));
+    }
+
+    #[test]
+    fn malformed_items_are_kept_as_text_and_reported() {
+        let raw = vec![
+            json!({"name": "Odd", "value": "x", "type": "chart"}),
+            json!({"name": "MRR", "value": "49.99", "type": "numeric"}),
+            json!({"name": "Link", "value": "javascript:alert(1)", "type": "url"}),
+            json!({"name": "When", "value": "yesterday", "type": "date"}),
+            json!({"name": "On", "value": "yes", "type": "boolean"}),
+            json!("just a string"),
+            json!({"value": 1, "type": "numeric"}),
+            json!({"name": "Fine", "value": 1, "type": "numeric"}),
+        ];
+        let (items, problems) = judge_items(&raw);
+        assert_eq!(problems.len(), 7, "{problems:?}");
+        assert!(problems[0].contains("unknown type"));
+        assert!(problems[1].contains("can't be a string"));
+        assert!(
+            matches!(&items[2], Item::Malformed { shown, .. } if shown == "javascript:alert(1)")
+        );
+        assert!(matches!(items[7], Item::Valid { .. }));
+    }
+
+    #[test]
+    fn huge_values_and_lists_are_capped() {
+        let raw: Vec<Value> = (0..150).map(|i| json!({"name": "n".repeat(1000), "value": "v".repeat(100_000), "type": "markdown", "i": i})).collect();
+        let (items, problems) = judge_items(&raw);
+        assert_eq!(items.len(), MAX_ITEMS);
+        assert!(problems.last().unwrap().contains("first 100 of 150"));
+        let Item::Valid {
+            name,
+            value: ItemValue::Markdown(text),
+        } = &items[0]
+        else {
+            panic!()
+        };
+        assert_eq!(name.chars().count(), MAX_NAME_CHARS + 1);
+        assert_eq!(text.chars().count(), MAX_TEXT_CHARS + 1);
+    }
+
+    #[test]
+    fn dates_accept_rfc3339_and_plain_dates() {
+        assert_eq!(parse_date("2025-06-15T00:00:00Z"), Some(false));
+        assert_eq!(parse_date("2025-06-15T10:00:00+02:00"), Some(false));
+        assert_eq!(parse_date("2025-06-15"), Some(true));
+        assert_eq!(parse_date("15/06/2025"), None);
+    }
+}

@@ -1,0 +1,160 @@
+//! Turning judged items into HTML that is safe to put in the agent's page. Everything from
+//! the endpoint is escaped; markdown keeps only links, bold, italic and line breaks; only
+//! http(s) (and mailto in markdown) links are ever links. Numbers and dates carry their raw
+//! value so the browser formats them in the agent's locale and time zone.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use askama::Template;
+
+use super::items::{Item, ItemValue};
+
+/// One item, ready for the template.
+pub struct RenderedItem {
+    pub name: String,
+    pub kind: &'static str,
+    /// Plain text, escaped by the template.
+    pub text: String,
+    /// Already-sanitised HTML (markdown only).
+    pub html: String,
+    pub href: String,
+    pub flag: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sidebar/items.html")]
+struct ItemsFragment<'a> {
+    items: &'a [RenderedItem],
+}
+
+/// The HTML for a list of items.
+pub fn render_items(items: &[Item]) -> String {
+    let rendered: Vec<RenderedItem> = items.iter().map(render_item).collect();
+    ItemsFragment { items: &rendered }
+        .render()
+        .unwrap_or_default()
+}
+
+fn render_item(item: &Item) -> RenderedItem {
+    let blank = |name: &str, kind: &'static str| RenderedItem {
+        name: name.to_string(),
+        kind,
+        text: String::new(),
+        html: String::new(),
+        href: String::new(),
+        flag: false,
+    };
+    match item {
+        Item::Malformed { name, shown, .. } => RenderedItem {
+            text: shown.clone(),
+            ..blank(name, "text")
+        },
+        Item::Valid { name, value } => match value {
+            ItemValue::Markdown(md) => RenderedItem {
+                html: markdown_to_safe_html(md),
+                ..blank(name, "markdown")
+            },
+            ItemValue::Numeric(n) => RenderedItem {
+                text: n.clone(),
+                ..blank(name, "numeric")
+            },
+            ItemValue::Date { iso, date_only } => RenderedItem {
+                text: iso.clone(),
+                ..blank(name, if *date_only { "date-only" } else { "date" })
+            },
+            ItemValue::Boolean(b) => RenderedItem {
+                flag: *b,
+                ..blank(name, "boolean")
+            },
+            ItemValue::Url(u) => RenderedItem {
+                text: u.clone(),
+                href: u.clone(),
+                ..blank(name, "url")
+            },
+        },
+    }
+}
+
+/// Markdown to HTML with only `a`, `strong`/`b`, `em`/`i`, `br` and `p` kept.
+pub fn markdown_to_safe_html(markdown: &str) -> String {
+    let parser = pulldown_cmark::Parser::new_ext(markdown, pulldown_cmark::Options::empty());
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, parser);
+    sanitizer().clean(&html).to_string()
+}
+
+fn sanitizer() -> &'static ammonia::Builder<'static> {
+    static BUILDER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
+    BUILDER.get_or_init(|| {
+        let mut builder = ammonia::Builder::empty();
+        builder
+            .tags(HashSet::from(["a", "strong", "b", "em", "i", "br", "p"]))
+            .tag_attributes([("a", HashSet::from(["href"]))].into())
+            .url_schemes(HashSet::from(["http", "https", "mailto"]))
+            .url_relative(ammonia::UrlRelative::Deny)
+            .link_rel(Some("noopener noreferrer"))
+            .set_tag_attribute_value("a", "target", "_blank");
+        builder
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_keeps_links_bold_and_italic_only() {
+        let html = markdown_to_safe_html(
+            "**Pro** plan, *annual* — [invoice](https://billing.example.com/i/1)",
+        );
+        assert!(html.contains("<strong>Pro</strong>"));
+        assert!(html.contains("<em>annual</em>"));
+        assert!(html.contains(r#"<a href="https://billing.example.com/i/1" rel="noopener noreferrer" target="_blank">invoice</a>"#), "{html}");
+    }
+
+    #[test]
+    fn hostile_markdown_is_inert() {
+        for (input, forbidden) in [
+            ("<script>alert(1)</script>", "<script"),
+            ("[x](javascript:alert(1))", "javascript:"),
+            ("<img src=x onerror=alert(1)>", "<img"),
+            ("![x](https://evil.example/p.png)", "<img"),
+            ("[x](//evil.example/relative)", "evil.example"),
+            (
+                "<a href=\"https://x.example\" onclick=\"alert(1)\">x</a>",
+                "onclick",
+            ),
+            ("<iframe src=https://evil.example></iframe>", "<iframe"),
+            ("# Heading", "<h1"),
+        ] {
+            let html = markdown_to_safe_html(input);
+            assert!(!html.contains(forbidden), "{input:?} gave {html:?}");
+        }
+        assert!(
+            markdown_to_safe_html("[mail](mailto:a@example.com)")
+                .contains("href=\"mailto:a@example.com\"")
+        );
+    }
+
+    #[test]
+    fn text_values_are_escaped_by_the_template() {
+        let items = vec![
+            Item::Malformed {
+                name: "<b>n</b>".into(),
+                shown: "<script>alert(1)</script>".into(),
+                problem: String::new(),
+            },
+            Item::Valid {
+                name: "u".into(),
+                value: ItemValue::Url("https://x.example/?a=\"><script>".into()),
+            },
+        ];
+        let html = render_items(&items);
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>n"),
+            "{html}"
+        );
+        assert!(html.contains("target=\"_blank\"") && html.contains("rel=\"noopener noreferrer\""));
+    }
+}

@@ -1,0 +1,107 @@
+//! Within one instance, concurrent loads of the same section for the same contact share one
+//! outbound request: the first starts it (as its own task, so an agent closing the tab
+//! cannot cancel it for the others), the rest wait for its outcome.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+pub struct SingleFlight<K, V> {
+    inflight: Arc<Mutex<HashMap<K, watch::Receiver<Option<V>>>>>,
+}
+
+impl<K, V> Default for SingleFlight<K, V> {
+    fn default() -> Self {
+        SingleFlight {
+            inflight: Arc::default(),
+        }
+    }
+}
+
+impl<K, V> SingleFlight<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Runs `work` unless a run for `key` is already under way, and returns that run's value.
+    pub async fn run<F>(&self, key: K, work: F) -> V
+    where
+        F: Future<Output = V> + Send + 'static,
+    {
+        let mut receiver = {
+            let mut inflight = self.inflight.lock().expect("single-flight map lock");
+            match inflight.get(&key) {
+                Some(receiver) => receiver.clone(),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    inflight.insert(key.clone(), receiver.clone());
+                    let map = self.inflight.clone();
+                    tokio::spawn(async move {
+                        let value = work.await;
+                        // Forget the run first: later callers then find the fresh cache instead.
+                        map.lock().expect("single-flight map lock").remove(&key);
+                        let _ = sender.send(Some(value));
+                    });
+                    receiver
+                }
+            }
+        };
+        let outcome = receiver.wait_for(Option::is_some).await;
+        match outcome {
+            Ok(value) => value.clone().expect("waited for a value"),
+            // The task panicked before answering; nothing sensible to share.
+            Err(_) => panic!("a single-flight task ended without a value"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_run() {
+        let flights: Arc<SingleFlight<u32, u32>> = Arc::default();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (release, gate) = tokio::sync::oneshot::channel::<()>();
+        let gate = Arc::new(tokio::sync::Mutex::new(Some(gate)));
+        let mut callers = Vec::new();
+        for _ in 0..20 {
+            let (flights, runs, gate) = (flights.clone(), runs.clone(), gate.clone());
+            callers.push(tokio::spawn(async move {
+                flights
+                    .run(7, async move {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        if let Some(gate) = gate.lock().await.take() {
+                            gate.await.ok();
+                        }
+                        42
+                    })
+                    .await
+            }));
+        }
+        // Every caller has joined the run before it may finish.
+        while flights
+            .inflight
+            .lock()
+            .unwrap()
+            .get(&7)
+            .map(|r| r.sender_count())
+            != Some(1)
+        {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        for caller in callers {
+            assert_eq!(caller.await.unwrap(), 42);
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+}

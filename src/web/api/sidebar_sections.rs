@@ -1,0 +1,151 @@
+//! `/api/sidebar-sections`: configure custom sidebar sections (owner and admin), test them,
+//! and `/api/tickets/{id}/sidebar`: load a ticket's sections.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::path::AppPath;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppJson, ErrorBody};
+use crate::sidebar::sections::{self, Section, SectionInput};
+use crate::sidebar::{self, SectionLoad, TestReport};
+use crate::state::AppState;
+
+fn shown_to(current: &CurrentUser, section: Section) -> Section {
+    if current.user.role.is_admin() {
+        section
+    } else {
+        section.without_secret()
+    }
+}
+
+#[utoipa::path(get, path = "/api/sidebar-sections", tag = "sidebar",
+    responses((status = 200, body = Vec<Section>), (status = 401, body = ErrorBody)))]
+pub async fn list_sections(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<AppJson<Vec<Section>>, AppError> {
+    let mut conn = state.pool().acquire().await?;
+    let list = sections::list_sections(&mut conn, current.user.workspace_id).await?;
+    Ok(AppJson(
+        list.into_iter().map(|s| shown_to(&current, s)).collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/sidebar-sections", tag = "sidebar", request_body = SectionInput,
+    responses((status = 201, body = Section), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppJson(input): AppJson<SectionInput>,
+) -> Result<(StatusCode, AppJson<Section>), AppError> {
+    current.require_admin()?;
+    let section = sections::create_section(
+        state.pool(),
+        state.outbound(),
+        current.user.workspace_id,
+        input,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, AppJson(section)))
+}
+
+#[utoipa::path(get, path = "/api/sidebar-sections/{id}", tag = "sidebar", params(("id" = i64, Path)),
+    responses((status = 200, body = Section), (status = 404, body = ErrorBody)))]
+pub async fn get_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Section>, AppError> {
+    let mut conn = state.pool().acquire().await?;
+    let section = sections::get_section(&mut conn, current.user.workspace_id, id).await?;
+    Ok(AppJson(shown_to(&current, section)))
+}
+
+#[utoipa::path(patch, path = "/api/sidebar-sections/{id}", tag = "sidebar", params(("id" = i64, Path)),
+    request_body = SectionInput,
+    responses((status = 200, body = Section), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<SectionInput>,
+) -> Result<AppJson<Section>, AppError> {
+    current.require_admin()?;
+    let section = sections::update_section(
+        state.pool(),
+        state.outbound(),
+        current.user.workspace_id,
+        id,
+        input,
+    )
+    .await?;
+    Ok(AppJson(section))
+}
+
+#[utoipa::path(delete, path = "/api/sidebar-sections/{id}", tag = "sidebar", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<StatusCode, AppError> {
+    current.require_admin()?;
+    sections::delete_section(state.pool(), current.user.workspace_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Calls the endpoint with `{"email":"test@example.com"}` and reports the raw exchange.
+#[utoipa::path(post, path = "/api/sidebar-sections/{id}/test", tag = "sidebar", params(("id" = i64, Path)),
+    responses((status = 200, body = TestReport), (status = 404, body = ErrorBody)))]
+pub async fn test_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<TestReport>, AppError> {
+    current.require_admin()?;
+    let mut conn = state.pool().acquire().await?;
+    let section = sections::get_section(&mut conn, current.user.workspace_id, id).await?;
+    drop(conn);
+    Ok(AppJson(sidebar::test_section(&state, &section).await))
+}
+
+/// Enables the section and resets its failure counter.
+#[utoipa::path(post, path = "/api/sidebar-sections/{id}/enable", tag = "sidebar", params(("id" = i64, Path)),
+    responses((status = 200, body = Section), (status = 404, body = ErrorBody)))]
+pub async fn enable_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Section>, AppError> {
+    current.require_admin()?;
+    Ok(AppJson(
+        sections::set_enabled(state.pool(), current.user.workspace_id, id, true).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/sidebar-sections/{id}/disable", tag = "sidebar", params(("id" = i64, Path)),
+    responses((status = 200, body = Section), (status = 404, body = ErrorBody)))]
+pub async fn disable_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Section>, AppError> {
+    current.require_admin()?;
+    Ok(AppJson(
+        sections::set_enabled(state.pool(), current.user.workspace_id, id, false).await?,
+    ))
+}
+
+/// Every section of the ticket's channel, each fetched (or served from cache) in parallel.
+#[utoipa::path(get, path = "/api/tickets/{id}/sidebar", tag = "sidebar", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<SectionLoad>), (status = 404, body = ErrorBody)))]
+pub async fn ticket_sidebar(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Vec<SectionLoad>>, AppError> {
+    Ok(AppJson(
+        sidebar::load_ticket_sidebar(&state, current.user.workspace_id, id).await?,
+    ))
+}

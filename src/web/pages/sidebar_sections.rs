@@ -1,0 +1,369 @@
+//! Settings › Custom Sidebar Sections (owner and admin), and the per-section fragment the
+//! ticket page loads for agents.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::{CookieJar, Form};
+use serde::Deserialize;
+
+use super::{Layout, PageError, PageUser, flash, render};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::helpdesk::channels::{Channel, list_channels};
+use crate::sidebar::sections::{self, FAILURE_LIMIT, Section, SectionInput};
+use crate::sidebar::{self, TestReport};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "sidebar_sections/list.html")]
+struct ListPage {
+    layout: Layout,
+    sections: Vec<Section>,
+    channels: Vec<Channel>,
+    failure_limit: i32,
+}
+
+impl ListPage {
+    fn channel_names(&self, section: &Section) -> String {
+        let names: Vec<&str> = self
+            .channels
+            .iter()
+            .filter(|c| section.channel_ids.contains(&c.id))
+            .map(|c| c.name.as_str())
+            .collect();
+        names.join(", ")
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    let (jar, flash) = flash::take(jar);
+    let mut conn = state.pool().acquire().await?;
+    let page = ListPage {
+        layout: Layout::new("Custom Sidebar Sections", "sidebar-sections", &user, flash),
+        sections: sections::list_sections(&mut conn, user.user.workspace_id).await?,
+        channels: list_channels(&mut conn, user.user.workspace_id).await?,
+        failure_limit: FAILURE_LIMIT,
+    };
+    Ok((jar, render(&page)).into_response())
+}
+
+/// The create/edit form, with what was typed and any error, and (on a section's own page)
+/// its status and the last Test report.
+#[derive(Template)]
+#[template(path = "sidebar_sections/form.html")]
+struct FormPage {
+    layout: Layout,
+    section: Option<Section>,
+    channels: Vec<Channel>,
+    title: String,
+    endpoint_url: String,
+    secret: String,
+    channel_ids: Vec<i64>,
+    error: Option<(String, String)>,
+    report: Option<TestReport>,
+    failure_limit: i32,
+}
+
+impl FormPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+
+    fn general_error(&self) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| {
+                !["title", "endpoint_url", "secret", "channel_ids"].contains(&f.as_str())
+            })
+            .map(|(_, m)| m.as_str())
+    }
+
+    fn is_checked(&self, channel_id: &i64) -> bool {
+        self.channel_ids.contains(channel_id)
+    }
+}
+
+async fn form_page(
+    state: &AppState,
+    user: &CurrentUser,
+    section: Option<Section>,
+    flash: Option<String>,
+) -> Result<FormPage, PageError> {
+    let mut conn = state.pool().acquire().await?;
+    let channels = list_channels(&mut conn, user.user.workspace_id).await?;
+    let title = match &section {
+        Some(s) => format!("Sidebar section \u{201c}{}\u{201d}", s.title),
+        None => "New sidebar section".to_string(),
+    };
+    Ok(FormPage {
+        layout: Layout::new(title, "sidebar-sections", user, flash),
+        title: section
+            .as_ref()
+            .map(|s| s.title.clone())
+            .unwrap_or_default(),
+        endpoint_url: section
+            .as_ref()
+            .map(|s| s.endpoint_url.clone())
+            .unwrap_or_default(),
+        secret: section
+            .as_ref()
+            .and_then(|s| s.secret.clone())
+            .unwrap_or_default(),
+        channel_ids: section
+            .as_ref()
+            .map(|s| s.channel_ids.clone())
+            .unwrap_or_default(),
+        section,
+        channels,
+        error: None,
+        report: None,
+        failure_limit: FAILURE_LIMIT,
+    })
+}
+
+pub async fn new(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    Ok(render(&form_page(&state, &user, None, None).await?))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    let (jar, flash) = flash::take(jar);
+    let mut conn = state.pool().acquire().await?;
+    let section = sections::get_section(&mut conn, user.user.workspace_id, id).await?;
+    Ok((
+        jar,
+        render(&form_page(&state, &user, Some(section), flash).await?),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SectionForm {
+    title: String,
+    endpoint_url: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    channel_ids: Vec<i64>,
+}
+
+impl SectionForm {
+    fn input(&self) -> SectionInput {
+        SectionInput {
+            title: Some(self.title.clone()),
+            endpoint_url: Some(self.endpoint_url.clone()),
+            secret: Some(self.secret.trim().to_string()),
+            channel_ids: Some(self.channel_ids.clone()),
+            position: None,
+        }
+    }
+}
+
+/// A form that failed validation comes back with everything the user typed.
+async fn refill(
+    state: &AppState,
+    user: &CurrentUser,
+    section: Option<Section>,
+    form: SectionForm,
+    err: AppError,
+) -> Result<Response, PageError> {
+    let (field, message) = match err {
+        AppError::Validation { field, message } | AppError::Conflict { field, message } => {
+            (field.unwrap_or_default(), message)
+        }
+        other => return Err(other.into()),
+    };
+    let mut page = form_page(state, user, section, None).await?;
+    page.title = form.title;
+    page.endpoint_url = form.endpoint_url;
+    page.secret = form.secret;
+    page.channel_ids = form.channel_ids;
+    page.error = Some((field, message));
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    jar: CookieJar,
+    Form(form): Form<SectionForm>,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    match sections::create_section(
+        state.pool(),
+        state.outbound(),
+        user.user.workspace_id,
+        form.input(),
+    )
+    .await
+    {
+        Ok(section) => {
+            let jar = flash::set(
+                jar,
+                "Section created. Use Test to check the endpoint's answer.",
+            );
+            Ok((
+                jar,
+                Redirect::to(&format!("/settings/sidebar-sections/{}", section.id)),
+            )
+                .into_response())
+        }
+        Err(err) => refill(&state, &user, None, form, err).await,
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+    Form(form): Form<SectionForm>,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    let mut input = form.input();
+    // An emptied secret field keeps the current secret rather than failing.
+    if input.secret.as_deref() == Some("") {
+        input.secret = None;
+    }
+    match sections::update_section(
+        state.pool(),
+        state.outbound(),
+        user.user.workspace_id,
+        id,
+        input,
+    )
+    .await
+    {
+        Ok(_) => Ok((
+            flash::set(jar, "Section saved."),
+            Redirect::to(&format!("/settings/sidebar-sections/{id}")),
+        )
+            .into_response()),
+        Err(AppError::NotFound) => Err(AppError::NotFound.into()),
+        Err(err) => {
+            let mut conn = state.pool().acquire().await?;
+            let section = sections::get_section(&mut conn, user.user.workspace_id, id).await?;
+            refill(&state, &user, Some(section), form, err).await
+        }
+    }
+}
+
+pub async fn test(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    let mut conn = state.pool().acquire().await?;
+    let section = sections::get_section(&mut conn, user.user.workspace_id, id).await?;
+    drop(conn);
+    let report = sidebar::test_section(&state, &section).await;
+    let mut page = form_page(&state, &user, Some(section), None).await?;
+    page.report = Some(report);
+    Ok(render(&page))
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    sections::set_enabled(state.pool(), user.user.workspace_id, id, true).await?;
+    Ok((
+        flash::set(jar, "Section enabled; its failure count starts again at 0."),
+        Redirect::to("/settings/sidebar-sections"),
+    )
+        .into_response())
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    sections::set_enabled(state.pool(), user.user.workspace_id, id, false).await?;
+    Ok((
+        flash::set(jar, "Section disabled."),
+        Redirect::to("/settings/sidebar-sections"),
+    )
+        .into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    sections::delete_section(state.pool(), user.user.workspace_id, id).await?;
+    Ok((
+        flash::set(jar, "Section deleted."),
+        Redirect::to("/settings/sidebar-sections"),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    direction: String,
+}
+
+pub async fn move_section(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Form(form): Form<MoveForm>,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    let by = if form.direction == "up" { -1 } else { 1 };
+    sections::move_section(state.pool(), user.user.workspace_id, id, by).await?;
+    Ok(Redirect::to("/settings/sidebar-sections").into_response())
+}
+
+/// The body of one section on the ticket page: its items, or a short error. Loaded by the
+/// page's script after the page itself has rendered.
+pub async fn ticket_fragment(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((ticket_id, section_id)): Path<(i64, i64)>,
+) -> Result<Response, PageError> {
+    let load =
+        sidebar::load_ticket_section(&state, user.user.workspace_id, ticket_id, section_id).await?;
+    let status = match load.status {
+        sidebar::LoadStatus::Ok => "ok",
+        sidebar::LoadStatus::Error => "error",
+        sidebar::LoadStatus::Disabled => "disabled",
+    };
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::HeaderName::from_static("x-section-status"), status),
+        ],
+        Html(sidebar::render_load(&load)),
+    )
+        .into_response())
+}
