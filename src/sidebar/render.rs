@@ -110,7 +110,10 @@ mod tests {
         );
         assert!(html.contains("<strong>Pro</strong>"));
         assert!(html.contains("<em>annual</em>"));
-        assert!(html.contains(r#"<a href="https://billing.example.com/i/1" rel="noopener noreferrer" target="_blank">invoice</a>"#), "{html}");
+        assert!(
+            html.contains(r#"<a href="https://billing.example.com/i/1" target="_blank" rel="noopener noreferrer">invoice</a>"#),
+            "{html}"
+        );
     }
 
     #[test]

@@ -10,4 +10,6 @@ mod outbound;
 mod pages;
 mod receiver;
 mod roles;
+mod sidebar;
+mod smtp;
 mod tickets;

@@ -16,6 +16,8 @@ pub enum Behaviour {
     Respond(u16, String),
     /// Waits this long before answering 200.
     Sleep(Duration),
+    /// Waits, then answers this status and body.
+    Delayed(Duration, u16, String),
     /// Answers a redirect to this location.
     Redirect(String),
     /// Streams this many bytes of body.
@@ -90,6 +92,10 @@ async fn respond(behaviour: Behaviour) -> Response {
         Behaviour::Sleep(duration) => {
             tokio::time::sleep(duration).await;
             Response::new(Body::from("{}"))
+        }
+        Behaviour::Delayed(wait, status, body) => {
+            tokio::time::sleep(wait).await;
+            Box::pin(respond(Behaviour::Respond(status, body))).await
         }
         Behaviour::Redirect(location) => Response::builder()
             .status(StatusCode::FOUND)
