@@ -547,3 +547,35 @@ impl TestApp {
         }
     }
 }
+
+/// A second instance of the service sharing a test app's database, as several instances
+/// share one database in production. It stops when dropped.
+pub struct Instance {
+    pub address: String,
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn spawn_instance(&self, env: &[(&str, &str)]) -> Instance {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let vars: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let state = AppState::new(self.pool.clone(), config);
+        let (shutdown, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            therethere::server::serve(listener, state, async {
+                rx.await.ok();
+            })
+            .await
+            .unwrap();
+        });
+        Instance {
+            address,
+            _shutdown: shutdown,
+        }
+    }
+}

@@ -308,6 +308,40 @@ async fn concurrent_loads_of_one_contact_share_one_request() {
 }
 
 #[tokio::test]
+async fn concurrent_loads_on_two_instances_share_one_request() {
+    let s = setup().await;
+    let second = s.app.spawn_instance(LOOPBACK).await;
+    let endpoint = Receiver::start(Behaviour::Delayed(
+        Duration::from_millis(600),
+        200,
+        SPEC_EXAMPLE.into(),
+    ))
+    .await;
+    s.section(&endpoint.url, json!({})).await;
+    let ticket = s.ticket("jane@example.com", Some(s.channel)).await;
+    let on_second = |_| async {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/tickets/{ticket}/sidebar", second.address))
+            .bearer_auth(&s.ws.agent.token)
+            .send()
+            .await
+            .unwrap();
+        response.json::<Vec<Value>>().await.unwrap()
+    };
+    let (first, other) = tokio::join!(
+        futures::future::join_all((0..10).map(|_| s.sidebar(ticket))),
+        futures::future::join_all((0..10).map(on_second)),
+    );
+    assert!(
+        first
+            .iter()
+            .chain(other.iter())
+            .all(|l| l[0]["status"] == "ok")
+    );
+    assert_eq!(endpoint.requests().len(), 1, "one call for both instances");
+}
+
+#[tokio::test]
 async fn a_ten_second_endpoint_costs_the_sidebar_three_seconds_and_the_page_nothing() {
     let s = setup().await;
     let slow = Receiver::start(Behaviour::Sleep(Duration::from_secs(10))).await;
