@@ -10,6 +10,10 @@
 //! - `MAIL_FROM`: sender address of outgoing mail (default `There There <noreply@localhost>`).
 //! - `OUTBOUND_ALLOW_PRIVATE`, `OUTBOUND_ALLOW_HTTP`: development switches for outbound calls.
 //! - `SIDEBAR_CACHE_TTL`: seconds a sidebar section's answer is reused per contact (default 300).
+//! - `WEBHOOK_RETRY_DELAYS`: seconds between webhook attempts (default "10,20": 3 attempts).
+//! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
+//! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 64).
+//! - `WEBHOOK_LOG_RETENTION_DAYS`: days the delivery log is kept (default 30).
 //! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
 //!   (default: true with the embedded database, false with `DATABASE_URL`).
 
@@ -19,6 +23,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
+
+use crate::webhooks::{RetryPolicy, WebhookSettings};
 
 /// Where the database comes from.
 #[derive(Debug, Clone)]
@@ -40,6 +46,7 @@ pub struct Config {
     pub outbound_allow_http: bool,
     pub demo_data: bool,
     pub sidebar_cache_ttl: Duration,
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,7 +167,36 @@ impl Config {
                 })?,
         };
 
+        let number = |name: &'static str, default: f64, min: f64| -> Result<f64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite() && *n >= min)
+                    .ok_or(ConfigError {
+                        variable: name,
+                        reason: format!("must be a number of at least {min}"),
+                    }),
+            }
+        };
+        let webhooks = WebhookSettings {
+            retry: match get("WEBHOOK_RETRY_DELAYS") {
+                None => RetryPolicy::default(),
+                Some(raw) => RetryPolicy::parse(&raw).map_err(|reason| ConfigError {
+                    variable: "WEBHOOK_RETRY_DELAYS",
+                    reason,
+                })?,
+            },
+            lease: Duration::from_secs_f64(number("WEBHOOK_LEASE_SECONDS", 30.0, 1.0)?),
+            concurrency: number("WEBHOOK_CONCURRENCY", 64.0, 1.0)? as usize,
+            log_retention: Duration::from_secs_f64(
+                number("WEBHOOK_LOG_RETENTION_DAYS", 30.0, 0.0)? * 86_400.0,
+            ),
+        };
+
         Ok(Config {
+            webhooks,
             bind_addr,
             app_url,
             smtp_url,

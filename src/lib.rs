@@ -27,3 +27,5 @@ pub mod sidebar;
 pub mod state;
 /// The HTTP surface: the JSON API and the server-rendered pages.
 pub mod web;
+/// Webhook notifications: destinations, audience, payloads, the delivery queue and worker.
+pub mod webhooks;

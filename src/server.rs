@@ -98,7 +98,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let mail = MailSender::new(state.pool().clone(), state.config())?;
-    let workers = vec![tokio::spawn(mail.run(cancel.clone()))];
+    let workers = vec![
+        tokio::spawn(mail.run(cancel.clone())),
+        tokio::spawn(crate::webhooks::worker::run(state.clone(), cancel.clone())),
+    ];
     let app = web::router(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -13,3 +13,4 @@ mod roles;
 mod sidebar;
 mod smtp;
 mod tickets;
+mod webhooks;

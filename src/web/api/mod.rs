@@ -6,6 +6,7 @@ pub mod path;
 pub mod sidebar_sections;
 pub mod tickets;
 pub mod users;
+pub mod webhooks;
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -62,5 +63,19 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sidebar_sections::test_section))
         .routes(routes!(sidebar_sections::enable_section))
         .routes(routes!(sidebar_sections::disable_section))
+        .routes(routes!(
+            webhooks::list_destinations,
+            webhooks::create_destination
+        ))
+        .routes(routes!(
+            webhooks::get_destination,
+            webhooks::update_destination,
+            webhooks::delete_destination
+        ))
+        .routes(routes!(webhooks::regenerate_secret))
+        .routes(routes!(webhooks::send_test))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::resend_delivery))
         .split_for_parts()
 }

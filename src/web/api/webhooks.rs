@@ -1,0 +1,164 @@
+//! `/api/webhook-destinations` and `/api/webhook-deliveries`: manage destinations, send test
+//! notifications, read the delivery log, resend.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::path::AppPath;
+use crate::auth::CurrentUser;
+use crate::error::{AppError, AppJson, ErrorBody};
+use crate::state::AppState;
+use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
+use crate::webhooks::destinations::{self, Destination, DestinationInput};
+
+#[utoipa::path(get, path = "/api/webhook-destinations", tag = "webhooks",
+    responses((status = 200, body = Vec<Destination>), (status = 401, body = ErrorBody)))]
+pub async fn list_destinations(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<AppJson<Vec<Destination>>, AppError> {
+    let mut conn = state.pool().acquire().await?;
+    Ok(AppJson(
+        destinations::list_destinations(&mut conn, &current, None).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/webhook-destinations", tag = "webhooks", request_body = DestinationInput,
+    responses((status = 201, body = Destination), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_destination(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppJson(input): AppJson<DestinationInput>,
+) -> Result<(StatusCode, AppJson<Destination>), AppError> {
+    let destination =
+        destinations::create_destination(state.pool(), state.outbound(), &current, input).await?;
+    Ok((StatusCode::CREATED, AppJson(destination)))
+}
+
+#[utoipa::path(get, path = "/api/webhook-destinations/{id}", tag = "webhooks", params(("id" = i64, Path)),
+    responses((status = 200, body = Destination), (status = 404, body = ErrorBody)))]
+pub async fn get_destination(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Destination>, AppError> {
+    let mut conn = state.pool().acquire().await?;
+    Ok(AppJson(
+        destinations::get_destination(&mut conn, &current, id).await?,
+    ))
+}
+
+#[utoipa::path(patch, path = "/api/webhook-destinations/{id}", tag = "webhooks", params(("id" = i64, Path)),
+    request_body = DestinationInput,
+    responses((status = 200, body = Destination), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_destination(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<DestinationInput>,
+) -> Result<AppJson<Destination>, AppError> {
+    Ok(AppJson(
+        destinations::update_destination(state.pool(), state.outbound(), &current, id, input)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/webhook-destinations/{id}", tag = "webhooks", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_destination(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<StatusCode, AppError> {
+    destinations::delete_destination(state.pool(), &current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Rolls the signing secret at once; receivers using the old one stop verifying.
+#[utoipa::path(post, path = "/api/webhook-destinations/{id}/regenerate-secret", tag = "webhooks",
+    params(("id" = i64, Path)), responses((status = 200, body = Destination), (status = 404, body = ErrorBody)))]
+pub async fn regenerate_secret(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Destination>, AppError> {
+    Ok(AppJson(
+        destinations::regenerate_secret(state.pool(), &current, id).await?,
+    ))
+}
+
+/// Queues a `test` notification; it appears in the delivery log.
+#[utoipa::path(post, path = "/api/webhook-destinations/{id}/test", tag = "webhooks", params(("id" = i64, Path)),
+    responses((status = 202, body = DeliverySummary), (status = 404, body = ErrorBody)))]
+pub async fn send_test(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<(StatusCode, AppJson<DeliverySummary>), AppError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        AppJson(deliveries::send_test(state.pool(), &current, id).await?),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct LogQuery {
+    /// Deliveries older than this id (the last id of the previous page).
+    pub before: Option<i64>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// The destination's deliveries, newest first, each with its attempts.
+#[utoipa::path(get, path = "/api/webhook-destinations/{id}/deliveries", tag = "webhooks",
+    params(("id" = i64, Path), LogQuery),
+    responses((status = 200, body = Vec<DeliverySummary>), (status = 404, body = ErrorBody)))]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+    Query(query): Query<LogQuery>,
+) -> Result<AppJson<Vec<DeliverySummary>>, AppError> {
+    let limit = query.limit.unwrap_or(deliveries::PAGE_SIZE);
+    Ok(AppJson(
+        deliveries::list_deliveries(state.pool(), &current, id, query.before, limit).await?,
+    ))
+}
+
+/// One delivery: its exact payload and every attempt's request and response.
+#[utoipa::path(get, path = "/api/webhook-deliveries/{id}", tag = "webhooks", params(("id" = i64, Path)),
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_delivery(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<DeliveryDetail>, AppError> {
+    Ok(AppJson(
+        deliveries::get_delivery(state.pool(), &current, id)
+            .await?
+            .1,
+    ))
+}
+
+/// Delivers the same payload again now (same body and ulid, current secret) and logs it.
+#[utoipa::path(post, path = "/api/webhook-deliveries/{id}/resend", tag = "webhooks", params(("id" = i64, Path)),
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody)))]
+pub async fn resend_delivery(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<DeliveryDetail>, AppError> {
+    let policy = &state.config().webhooks.retry;
+    Ok(AppJson(
+        deliveries::resend(
+            state.pool(),
+            &state.outbound().webhooks,
+            policy,
+            &current,
+            id,
+        )
+        .await?,
+    ))
+}

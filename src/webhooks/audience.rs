@@ -1,0 +1,314 @@
+//! Who hears about what: the rules that turn one domain event into notifications for
+//! destinations. Pure functions, so every rule is unit tested here.
+//!
+//! - A ticket received or reopened: `ticketOpened` to every subscribed destination.
+//! - A contact's reply: `newReply` to every subscribed destination, and
+//!   `replyOnAssignedTicket` to the assignee's own destinations.
+//! - A private note: `mentionedInNote` to each mentioned user's destinations, and
+//!   `replyOnAssignedTicket` to the assignee's.
+//! - An assignment: `assignedToMe` to the new assignee's destinations.
+//!
+//! Nobody hears of their own action (their own reopen, note, mention or self-assignment);
+//! workspace destinations belong to no one and hear of every action. A destination gets at
+//! most one notification per action: the most specific type it subscribes to wins
+//! (`mentionedInNote` over `replyOnAssignedTicket` over `newReply`).
+
+use super::event_types::EventType;
+
+/// What the rules need to know of a domain event.
+#[derive(Debug, Clone, Default)]
+pub struct EventFacts {
+    pub kind: String,
+    /// The user who acted; None for the contact or the system.
+    pub actor_id: Option<i64>,
+    /// The ticket's assignee when the event happened (replies and notes).
+    pub assignee_id: Option<i64>,
+    /// The new assignee (assignments).
+    pub new_assignee_id: Option<i64>,
+    pub mentioned_user_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub destination_id: i64,
+    /// None for a workspace destination.
+    pub owner_user_id: Option<i64>,
+    pub events: Vec<EventType>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub destination_id: i64,
+    pub event_type: EventType,
+    /// The user the notification is about ("me"): assigned_user, mentioned_user.
+    pub about_user_id: Option<i64>,
+}
+
+fn specificity(event: EventType) -> u8 {
+    match event {
+        EventType::MentionedInNote => 4,
+        EventType::AssignedToMe => 3,
+        EventType::ReplyOnAssignedTicket => 2,
+        EventType::TicketOpened | EventType::NewReply => 1,
+    }
+}
+
+pub fn audience(event: &EventFacts, subscribers: &[Subscriber]) -> Vec<Notification> {
+    let mut out: Vec<Notification> = Vec::new();
+    let mut offer = |sub: &Subscriber, event_type: EventType, about: Option<i64>| {
+        if !sub.events.contains(&event_type) {
+            return;
+        }
+        match out
+            .iter_mut()
+            .find(|n| n.destination_id == sub.destination_id)
+        {
+            Some(existing) if specificity(existing.event_type) >= specificity(event_type) => {}
+            Some(existing) => {
+                *existing = Notification {
+                    destination_id: sub.destination_id,
+                    event_type,
+                    about_user_id: about,
+                };
+            }
+            None => out.push(Notification {
+                destination_id: sub.destination_id,
+                event_type,
+                about_user_id: about,
+            }),
+        }
+    };
+    let not_the_actor =
+        |sub: &Subscriber| sub.owner_user_id.is_none() || sub.owner_user_id != event.actor_id;
+    let owned_by =
+        |sub: &Subscriber, user: Option<i64>| user.is_some() && sub.owner_user_id == user;
+    let other_than_actor = |user: Option<i64>| user.filter(|u| Some(*u) != event.actor_id);
+
+    match event.kind.as_str() {
+        "ticket_opened" | "ticket_reopened" => {
+            for sub in subscribers.iter().filter(|s| not_the_actor(s)) {
+                offer(sub, EventType::TicketOpened, None);
+            }
+        }
+        "contact_replied" => {
+            for sub in subscribers {
+                offer(sub, EventType::NewReply, None);
+                if owned_by(sub, event.assignee_id) {
+                    offer(sub, EventType::ReplyOnAssignedTicket, event.assignee_id);
+                }
+            }
+        }
+        "note_added" => {
+            let assignee = other_than_actor(event.assignee_id);
+            for sub in subscribers {
+                for mentioned in &event.mentioned_user_ids {
+                    if owned_by(sub, other_than_actor(Some(*mentioned))) {
+                        offer(sub, EventType::MentionedInNote, Some(*mentioned));
+                    }
+                }
+                if owned_by(sub, assignee) {
+                    offer(sub, EventType::ReplyOnAssignedTicket, assignee);
+                }
+            }
+        }
+        "ticket_assigned" => {
+            let assignee = other_than_actor(event.new_assignee_id);
+            for sub in subscribers.iter().filter(|s| owned_by(s, assignee)) {
+                offer(sub, EventType::AssignedToMe, assignee);
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use EventType::*;
+
+    const ALEX: i64 = 1;
+    const SAM: i64 = 2;
+    const KIM: i64 = 3;
+
+    fn personal(id: i64, owner: i64, events: &[EventType]) -> Subscriber {
+        Subscriber {
+            destination_id: id,
+            owner_user_id: Some(owner),
+            events: events.to_vec(),
+        }
+    }
+
+    fn workspace(id: i64, events: &[EventType]) -> Subscriber {
+        Subscriber {
+            destination_id: id,
+            owner_user_id: None,
+            events: events.to_vec(),
+        }
+    }
+
+    fn everyone() -> Vec<Subscriber> {
+        vec![
+            workspace(10, &[TicketOpened, NewReply]),
+            personal(11, ALEX, &EventType::ALL),
+            personal(12, SAM, &EventType::ALL),
+            personal(13, KIM, &[TicketOpened]),
+        ]
+    }
+
+    fn facts(kind: &str) -> EventFacts {
+        EventFacts {
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
+    fn got(event: &EventFacts, subs: &[Subscriber]) -> Vec<(i64, EventType, Option<i64>)> {
+        audience(event, subs)
+            .into_iter()
+            .map(|n| (n.destination_id, n.event_type, n.about_user_id))
+            .collect()
+    }
+
+    #[test]
+    fn a_received_ticket_reaches_every_ticket_opened_subscriber() {
+        assert_eq!(
+            got(&facts("ticket_opened"), &everyone()),
+            [
+                (10, TicketOpened, None),
+                (11, TicketOpened, None),
+                (12, TicketOpened, None),
+                (13, TicketOpened, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn whoever_reopens_is_not_told_of_it() {
+        let event = EventFacts {
+            actor_id: Some(ALEX),
+            ..facts("ticket_reopened")
+        };
+        let ids: Vec<i64> = got(&event, &everyone()).iter().map(|n| n.0).collect();
+        assert_eq!(ids, [10, 12, 13]);
+    }
+
+    #[test]
+    fn a_contact_reply_is_new_reply_for_all_and_specific_for_the_assignee() {
+        let event = EventFacts {
+            assignee_id: Some(SAM),
+            ..facts("contact_replied")
+        };
+        assert_eq!(
+            got(&event, &everyone()),
+            [
+                (10, NewReply, None),
+                (11, NewReply, None),
+                (12, ReplyOnAssignedTicket, Some(SAM))
+            ]
+        );
+    }
+
+    #[test]
+    fn only_subscribed_types_are_sent() {
+        let event = EventFacts {
+            assignee_id: Some(SAM),
+            ..facts("contact_replied")
+        };
+        let subs = vec![
+            personal(12, SAM, &[NewReply]),
+            personal(14, SAM, &[ReplyOnAssignedTicket]),
+            personal(15, SAM, &[AssignedToMe]),
+        ];
+        assert_eq!(
+            got(&event, &subs),
+            [(12, NewReply, None), (14, ReplyOnAssignedTicket, Some(SAM))]
+        );
+    }
+
+    #[test]
+    fn a_note_mentions_and_tells_the_assignee_but_never_its_author() {
+        let event = EventFacts {
+            actor_id: Some(ALEX),
+            assignee_id: Some(SAM),
+            mentioned_user_ids: vec![ALEX, KIM],
+            ..facts("note_added")
+        };
+        let subs = vec![
+            personal(11, ALEX, &EventType::ALL),
+            personal(12, SAM, &EventType::ALL),
+            personal(13, KIM, &EventType::ALL),
+            workspace(10, &[TicketOpened, NewReply]),
+        ];
+        assert_eq!(
+            got(&event, &subs),
+            [
+                (12, ReplyOnAssignedTicket, Some(SAM)),
+                (13, MentionedInNote, Some(KIM))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_mentioned_assignee_gets_one_notification_the_mention() {
+        let event = EventFacts {
+            actor_id: Some(ALEX),
+            assignee_id: Some(SAM),
+            mentioned_user_ids: vec![SAM],
+            ..facts("note_added")
+        };
+        assert_eq!(got(&event, &everyone()), [(12, MentionedInNote, Some(SAM))]);
+    }
+
+    #[test]
+    fn the_assignees_own_note_tells_nobody_about_their_ticket() {
+        let event = EventFacts {
+            actor_id: Some(SAM),
+            assignee_id: Some(SAM),
+            ..facts("note_added")
+        };
+        assert!(got(&event, &everyone()).is_empty());
+    }
+
+    #[test]
+    fn assignment_tells_the_assignee_unless_they_took_it_themselves() {
+        let by_alex = EventFacts {
+            actor_id: Some(ALEX),
+            new_assignee_id: Some(SAM),
+            ..facts("ticket_assigned")
+        };
+        assert_eq!(got(&by_alex, &everyone()), [(12, AssignedToMe, Some(SAM))]);
+        let by_system = EventFacts {
+            actor_id: None,
+            new_assignee_id: Some(SAM),
+            ..facts("ticket_assigned")
+        };
+        assert_eq!(
+            got(&by_system, &everyone()),
+            [(12, AssignedToMe, Some(SAM))]
+        );
+        let self_assigned = EventFacts {
+            actor_id: Some(SAM),
+            new_assignee_id: Some(SAM),
+            ..facts("ticket_assigned")
+        };
+        assert!(got(&self_assigned, &everyone()).is_empty());
+    }
+
+    #[test]
+    fn other_events_notify_nobody() {
+        for kind in ["agent_replied", "ticket_closed", "ticket_unassigned"] {
+            assert!(
+                got(
+                    &EventFacts {
+                        actor_id: Some(ALEX),
+                        ..facts(kind)
+                    },
+                    &everyone()
+                )
+                .is_empty(),
+                "{kind}"
+            );
+        }
+    }
+}

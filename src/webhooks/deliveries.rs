@@ -1,0 +1,269 @@
+//! The delivery log: what each destination was sent, every attempt with its request and
+//! response, Resend, test notifications, and pruning by age.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+
+use super::destinations::{Destination, get_destination};
+use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
+use super::queue::{self, ClaimedDelivery, Trigger};
+use super::{fanout, retry::RetryPolicy};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::helpdesk::new_ulid;
+use crate::helpdesk::workspaces::get_workspace;
+use crate::outbound::OutboundClient;
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct AttemptSummary {
+    pub id: i64,
+    /// `automatic` (first try and retries) or `resend`.
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub response_status: Option<i32>,
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliverySummary {
+    pub id: i64,
+    pub ulid: String,
+    pub destination_id: i64,
+    pub event_type: String,
+    /// `pending` (waiting for an attempt), `succeeded` or `failed` (no attempts left).
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub attempts: Vec<AttemptSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct AttemptDetail {
+    pub id: i64,
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub url: String,
+    #[schema(value_type = Vec<Vec<String>>)]
+    pub request_headers: Value,
+    pub response_status: Option<i32>,
+    #[schema(value_type = Option<Vec<Vec<String>>>)]
+    pub response_headers: Option<Value>,
+    /// At most 64 KiB of the response body.
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub summary: DeliverySummary,
+    /// The exact body sent on every attempt.
+    pub payload: String,
+    pub attempts_detail: Vec<AttemptDetail>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: i64,
+    ulid: String,
+    destination_id: i64,
+    event_type: String,
+    status: String,
+    created_at: DateTime<Utc>,
+    next_attempt_at: DateTime<Utc>,
+    payload: String,
+}
+
+impl DeliveryRow {
+    fn summary(self, attempts: Vec<AttemptSummary>) -> (DeliverySummary, String) {
+        (
+            DeliverySummary {
+                next_attempt_at: (self.status == "pending").then_some(self.next_attempt_at),
+                id: self.id,
+                ulid: self.ulid,
+                destination_id: self.destination_id,
+                event_type: self.event_type,
+                status: self.status,
+                created_at: self.created_at,
+                attempts,
+            },
+            self.payload,
+        )
+    }
+}
+
+pub const PAGE_SIZE: i64 = 50;
+
+/// A page of a destination's log, newest first; `before` is the last id of the page before.
+pub async fn list_deliveries(
+    pool: &PgPool,
+    user: &CurrentUser,
+    destination_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<DeliverySummary>, AppError> {
+    let mut conn = pool.acquire().await?;
+    get_destination(&mut conn, user, destination_id).await?;
+    let rows: Vec<DeliveryRow> = sqlx::query_as(
+        "SELECT id, ulid, destination_id, event_type, status, created_at, next_attempt_at, '' AS payload
+         FROM webhook_deliveries WHERE destination_id = $1 AND ($2::bigint IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(destination_id)
+    .bind(before)
+    .bind(limit.clamp(1, 200))
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let attempts: Vec<(i64, AttemptSummary)> = sqlx::query_as::<_, AttemptRow>(
+        "SELECT delivery_id, id, trigger, started_at, duration_ms, response_status, error, succeeded
+         FROM webhook_attempts WHERE delivery_id = ANY($1) ORDER BY id",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.delivery_id, r.attempt))
+    .collect();
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mine = attempts
+                .iter()
+                .filter(|(d, _)| *d == row.id)
+                .map(|(_, a)| a.clone())
+                .collect();
+            row.summary(mine).0
+        })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    delivery_id: i64,
+    #[sqlx(flatten)]
+    attempt: AttemptSummary,
+}
+
+/// One delivery with its payload and every attempt's request and response.
+pub async fn get_delivery(
+    pool: &PgPool,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<(Destination, DeliveryDetail), AppError> {
+    let mut conn = pool.acquire().await?;
+    let row: DeliveryRow = sqlx::query_as(
+        "SELECT id, ulid, destination_id, event_type, status, created_at, next_attempt_at, payload
+         FROM webhook_deliveries WHERE id = $1 AND workspace_id = $2",
+    )
+    .bind(id)
+    .bind(user.user.workspace_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let destination = get_destination(&mut conn, user, row.destination_id).await?;
+    let details: Vec<AttemptDetail> = sqlx::query_as(
+        "SELECT id, trigger, started_at, duration_ms, url, request_headers, response_status, response_headers,
+                response_body, error, succeeded
+         FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let summaries = details
+        .iter()
+        .map(|d| AttemptSummary {
+            id: d.id,
+            trigger: d.trigger.clone(),
+            started_at: d.started_at,
+            duration_ms: d.duration_ms,
+            response_status: d.response_status,
+            error: d.error.clone(),
+            succeeded: d.succeeded,
+        })
+        .collect();
+    let (summary, payload) = row.summary(summaries);
+    Ok((
+        destination,
+        DeliveryDetail {
+            summary,
+            payload,
+            attempts_detail: details,
+        },
+    ))
+}
+
+/// Delivers the same payload (same body, same `ulid`) again now, signed with the current
+/// secret, and logs it as a resend.
+pub async fn resend(
+    pool: &PgPool,
+    client: &OutboundClient,
+    policy: &RetryPolicy,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<DeliveryDetail, AppError> {
+    let (destination, detail) = get_delivery(pool, user, id).await?;
+    let claimed = ClaimedDelivery {
+        id,
+        ulid: detail.summary.ulid.clone(),
+        payload: detail.payload.clone(),
+        attempts: detail.summary.attempts.len() as i32,
+        url: destination.url.clone(),
+        secret: destination.secret.clone(),
+    };
+    let started_at = Utc::now();
+    let exchange = queue::attempt(client, &claimed).await;
+    queue::record_attempt(pool, id, started_at, &exchange, Trigger::Resend, policy).await?;
+    Ok(get_delivery(pool, user, id).await?.1)
+}
+
+/// Queues a `test` notification to the destination; it is delivered (and retried) like any other.
+pub async fn send_test(
+    pool: &PgPool,
+    user: &CurrentUser,
+    destination_id: i64,
+) -> Result<DeliverySummary, AppError> {
+    let mut conn = pool.acquire().await?;
+    let destination = get_destination(&mut conn, user, destination_id).await?;
+    let workspace = get_workspace(&mut conn, user.user.workspace_id).await?;
+    drop(conn);
+    let ulid = new_ulid();
+    let body = Body::Test {
+        message: TEST_MESSAGE,
+        workspace: WorkspaceObject {
+            id: workspace.id,
+            name: workspace.name,
+        },
+    };
+    let payload = payload::render(None, Utc::now(), &ulid, &body);
+    let id = fanout::queue_delivery(
+        pool,
+        user.user.workspace_id,
+        destination.id,
+        "test",
+        &ulid,
+        &payload,
+    )
+    .await?;
+    Ok(get_delivery(pool, user, id).await?.1.summary)
+}
+
+/// Deletes finished deliveries (and their attempts) older than `retention`.
+pub async fn prune_log(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
+    let deleted = sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE created_at < now() - make_interval(secs => $1) AND status <> 'pending'",
+    )
+    .bind(retention.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(deleted.rows_affected())
+}

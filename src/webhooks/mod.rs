@@ -1,0 +1,40 @@
+//! Webhook notifications: destinations, who hears about what, exact payloads, and the
+//! durable delivery pipeline (fan-out from the event outbox → queue → worker → log).
+
+pub mod audience;
+pub mod deliveries;
+pub mod destinations;
+pub mod event_types;
+pub mod fanout;
+pub mod payload;
+pub mod queue;
+pub mod retry;
+pub mod worker;
+
+use std::time::Duration;
+
+pub use retry::RetryPolicy;
+
+/// Delivery settings from configuration.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// `WEBHOOK_RETRY_DELAYS` (default "10,20").
+    pub retry: RetryPolicy,
+    /// How long a claimed delivery is reserved before another worker may take it over.
+    pub lease: Duration,
+    /// Attempts under way at once per instance.
+    pub concurrency: usize,
+    /// `WEBHOOK_LOG_RETENTION_DAYS` (default 30).
+    pub log_retention: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            retry: RetryPolicy::default(),
+            lease: Duration::from_secs(30),
+            concurrency: 64,
+            log_retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
