@@ -77,9 +77,10 @@ pub async fn fan_out_pending(
     let mut context = Context::default();
     let mut deliveries = Vec::new();
     for event in &events {
-        if !subscribers.contains_key(&event.workspace_id) {
-            let subs = load_subscribers(&mut tx, event.workspace_id).await?;
-            subscribers.insert(event.workspace_id, subs);
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            subscribers.entry(event.workspace_id)
+        {
+            slot.insert(load_subscribers(&mut tx, event.workspace_id).await?);
         }
         let notifications = audience(&event.facts(), &subscribers[&event.workspace_id]);
         for notification in notifications {
