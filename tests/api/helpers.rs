@@ -129,8 +129,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
 }
 
-/// Extra environment for the app under test, e.g. `[("OUTBOUND_ALLOW_HTTP", "true")]`.
-pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+/// A fresh database copied from the migrated template.
+async fn create_database() -> (String, PgPool) {
     let server = server();
     let database = format!(
         "test_{}",
@@ -148,6 +148,23 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
     let pool = db::connect(server.admin.clone().database(&database), 10)
         .await
         .unwrap();
+    (database, pool)
+}
+
+/// A database of its own with no app serving it (for running the real binary against).
+pub async fn spawn_database() -> TestApp {
+    let (database, pool) = create_database().await;
+    TestApp {
+        address: String::new(),
+        pool,
+        database,
+        shutdown: None,
+    }
+}
+
+/// Extra environment for the app under test, e.g. `[("OUTBOUND_ALLOW_HTTP", "true")]`.
+pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
+    let (database, pool) = create_database().await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());

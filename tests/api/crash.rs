@@ -1,0 +1,156 @@
+//! Crash safety: the real binary, killed with SIGKILL in the middle of a burst of 1,000
+//! deliveries and started again, delivers every one (duplicates only for attempts in flight).
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use therethere::helpdesk::tickets::{NewContact, NewTicket, receive_ticket};
+use therethere::helpdesk::users::{NewUser, Role};
+use therethere::helpdesk::workspaces::create_workspace;
+
+use crate::helpers::{TestApp, spawn_database};
+use crate::receiver::{Behaviour, Receiver};
+
+const DESTINATIONS: usize = 10;
+const TICKETS: usize = 100;
+const CONCURRENCY: usize = 64;
+
+fn start_binary(db: &TestApp) -> Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Command::new(env!("CARGO_BIN_EXE_therethere"))
+        .arg("serve")
+        .env("DATABASE_URL", db.database_url())
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("DEMO_DATA", "false")
+        .env("OUTBOUND_ALLOW_PRIVATE", "true")
+        .env("OUTBOUND_ALLOW_HTTP", "true")
+        .env("WEBHOOK_LEASE_SECONDS", "2")
+        .env("WEBHOOK_CONCURRENCY", CONCURRENCY.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn unique_ulids(receiver: &Receiver) -> (usize, usize) {
+    let requests = receiver.requests();
+    let unique: HashSet<String> = requests
+        .iter()
+        .map(|c| {
+            serde_json::from_slice::<Value>(&c.body).unwrap()["ulid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    (unique.len(), requests.len())
+}
+
+#[tokio::test]
+async fn a_killed_instance_loses_no_delivery() {
+    let db = spawn_database().await;
+    let receiver = Receiver::start(Behaviour::Delayed(
+        Duration::from_millis(100),
+        200,
+        "{}".into(),
+    ))
+    .await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let (ws, _) = create_workspace(
+        &mut tx,
+        "Acme",
+        NewUser {
+            name: "Owner",
+            email: "owner@crash.test",
+            handle: "owner",
+            password: "owner-password",
+            role: Role::Owner,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for _ in 0..DESTINATIONS {
+        sqlx::query(
+            "INSERT INTO webhook_destinations (workspace_id, url, events, secret) VALUES ($1, $2, '{ticketOpened}', 'whsec_test')",
+        )
+        .bind(ws.id)
+        .bind(&receiver.url)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    for i in 0..TICKETS {
+        let ticket = NewTicket {
+            subject: format!("Ticket {i}"),
+            body: "Help".into(),
+            contact: NewContact {
+                name: "Jane".into(),
+                email: format!("jane{i}@example.com"),
+            },
+            channel_id: None,
+        };
+        receive_ticket(&db.pool, ws.id, ticket).await.unwrap();
+    }
+    let expected = DESTINATIONS * TICKETS;
+
+    let mut first = start_binary(&db);
+    receiver.wait_for(expected / 5).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (delivered_before, _) = unique_ulids(&receiver);
+    assert!(
+        delivered_before < expected,
+        "the kill came after the burst ({delivered_before} delivered)"
+    );
+
+    let mut second = start_binary(&db);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let succeeded: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if succeeded as usize == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {succeeded} of {expected} delivered after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
+    assert!(second.wait().unwrap().success());
+
+    let (unique, total) = unique_ulids(&receiver);
+    eprintln!(
+        "crash test: {delivered_before} delivered before SIGKILL; {unique} unique after restart; {} duplicates",
+        total - unique
+    );
+    assert_eq!(unique, expected, "every delivery arrived");
+    assert!(
+        total - unique <= CONCURRENCY,
+        "{} duplicates: only attempts in flight may repeat",
+        total - unique
+    );
+    let unlogged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries d WHERE NOT EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.succeeded)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        unlogged, 0,
+        "every delivery has its successful attempt logged"
+    );
+}
