@@ -862,3 +862,112 @@ async fn disabled_destinations_receive_nothing() {
     settle(&s.app.pool).await;
     assert!(receiver.requests().is_empty());
 }
+
+#[tokio::test]
+async fn the_settings_pages_add_test_inspect_and_resend() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(200, r#"{"ok":1}"#.into())).await;
+    let browser = s.app.browser(&s.ws.admin).await;
+    assert!(
+        browser
+            .get_html("/settings/workspace-notifications")
+            .await
+            .contains("No webhooks yet")
+    );
+
+    let response = browser
+        .submit(
+            "/settings/workspace-notifications",
+            &[("url", "ftp://x"), ("events", "ticketOpened")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("The URL must be an http:// or https:// URL.")
+            && html.contains("value=\"ftp://x\"")
+    );
+    assert!(
+        !html.contains("assignedToMe"),
+        "workspace destinations offer only the two team types"
+    );
+
+    let response = browser
+        .submit(
+            "/settings/workspace-notifications",
+            &[
+                ("url", &receiver.url),
+                ("name", "Team feed"),
+                ("events", "ticketOpened"),
+                ("events", "newReply"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = response.headers()["location"].to_str().unwrap().to_string();
+    let html = browser.get_html(&page).await;
+    assert!(html.contains("whsec_") && html.contains("Regenerate"));
+
+    let response = browser.submit(&format!("{page}/test"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    receiver.wait_for(1).await;
+    settle(&s.app.pool).await;
+    let log = browser.get_html(&format!("{page}/deliveries")).await;
+    assert!(
+        log.contains("test") && log.contains("<td>200</td>") && log.contains("delivered"),
+        "{log}"
+    );
+    let id: i64 = sqlx::query_scalar("SELECT id FROM webhook_deliveries")
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    let details = browser
+        .get_html(&format!("/settings/webhook-deliveries/{id}"))
+        .await;
+    assert!(
+        details.contains("therethere-signature: ")
+            && details.contains("This is a test webhook from There There.")
+    );
+    let response = browser
+        .submit(&format!("/settings/webhook-deliveries/{id}/resend"), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(receiver.requests().len(), 2);
+    assert!(
+        browser
+            .get_html(&format!("/settings/webhook-deliveries/{id}"))
+            .await
+            .contains("Attempt 2 (resend)")
+    );
+
+    let old_secret = sqlx::query_scalar::<_, String>("SELECT secret FROM webhook_destinations")
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    browser
+        .submit(&format!("{page}/regenerate-secret"), &[])
+        .await;
+    let new_secret = sqlx::query_scalar::<_, String>("SELECT secret FROM webhook_destinations")
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    assert_ne!(old_secret, new_secret);
+
+    let agent = s.app.browser(&s.ws.agent).await;
+    assert_eq!(
+        agent.get(&page).await.status(),
+        StatusCode::NOT_FOUND,
+        "agents cannot open workspace webhooks"
+    );
+    assert_eq!(
+        agent
+            .get("/settings/workspace-notifications")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        agent.get("/settings/notifications").await.status(),
+        StatusCode::OK
+    );
+}

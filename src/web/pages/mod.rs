@@ -6,6 +6,7 @@ pub mod login;
 pub mod settings;
 pub mod sidebar_sections;
 pub mod tickets;
+pub mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -80,6 +81,30 @@ pub fn router() -> Router<AppState> {
         .route(
             "/settings/sidebar-sections/{id}/move",
             post(sidebar_sections::move_section),
+        )
+        .route(
+            "/settings/notifications",
+            get(webhooks::personal).post(webhooks::create_personal),
+        )
+        .route(
+            "/settings/workspace-notifications",
+            get(webhooks::workspace).post(webhooks::create_workspace),
+        )
+        .route(
+            "/settings/webhooks/{id}",
+            get(webhooks::show).post(webhooks::update),
+        )
+        .route(
+            "/settings/webhooks/{id}/regenerate-secret",
+            post(webhooks::regenerate),
+        )
+        .route("/settings/webhooks/{id}/test", post(webhooks::send_test))
+        .route("/settings/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/settings/webhooks/{id}/deliveries", get(webhooks::log))
+        .route("/settings/webhook-deliveries/{id}", get(webhooks::delivery))
+        .route(
+            "/settings/webhook-deliveries/{id}/resend",
+            post(webhooks::resend),
         )
         .layer(middleware::from_fn(csrf::capture_form_token))
 }

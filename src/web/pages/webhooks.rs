@@ -1,0 +1,471 @@
+//! Settings › Notifications (personal webhooks) and Settings › Workspace Notifications
+//! (owner and admin): destinations, their secret, test sends, the delivery log, Resend.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::{CookieJar, Form};
+use serde::Deserialize;
+
+use super::{Layout, PageError, PageUser, flash, render};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
+use crate::webhooks::destinations::{self, Destination, DestinationInput, Scope};
+use crate::webhooks::event_types::EventType;
+
+/// A checkbox for one notification type.
+pub struct EventChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+fn choices(scope: Scope, selected: &[String]) -> Vec<EventChoice> {
+    EventType::ALL
+        .into_iter()
+        .filter(|e| scope == Scope::Personal || e.allowed_for_workspace())
+        .map(|e| EventChoice {
+            value: e.as_str(),
+            label: e.label(),
+            checked: selected.iter().any(|s| s == e.as_str()),
+        })
+        .collect()
+}
+
+fn scope_path(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Personal => "/settings/notifications",
+        Scope::Workspace => "/settings/workspace-notifications",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/list.html")]
+struct ListPage {
+    layout: Layout,
+    scope_label: &'static str,
+    action: &'static str,
+    destinations: Vec<Destination>,
+    choices: Vec<EventChoice>,
+    url: String,
+    name: String,
+    error: Option<(String, String)>,
+}
+
+impl ListPage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    scope: Scope,
+    flash: Option<String>,
+) -> Result<ListPage, PageError> {
+    let mut conn = state.pool().acquire().await?;
+    let (title, nav, label) = match scope {
+        Scope::Personal => ("Notifications", "notifications", "personal"),
+        Scope::Workspace => (
+            "Workspace Notifications",
+            "workspace-notifications",
+            "workspace",
+        ),
+    };
+    Ok(ListPage {
+        layout: Layout::new(title, nav, user, flash),
+        scope_label: label,
+        action: scope_path(scope),
+        destinations: destinations::list_destinations(&mut conn, user, Some(scope)).await?,
+        choices: choices(scope, &[]),
+        url: String::new(),
+        name: String::new(),
+        error: None,
+    })
+}
+
+pub async fn personal(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let (jar, flash) = flash::take(jar);
+    Ok((
+        jar,
+        render(&list_page(&state, &user, Scope::Personal, flash).await?),
+    )
+        .into_response())
+}
+
+pub async fn workspace(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    let (jar, flash) = flash::take(jar);
+    Ok((
+        jar,
+        render(&list_page(&state, &user, Scope::Workspace, flash).await?),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DestinationForm {
+    url: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    events: Vec<String>,
+    /// Present (checked) or absent; only on the edit form.
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+async fn create(
+    state: AppState,
+    user: CurrentUser,
+    jar: CookieJar,
+    scope: Scope,
+    form: DestinationForm,
+) -> Result<Response, PageError> {
+    let input = DestinationInput {
+        scope: Some(scope),
+        url: Some(form.url.clone()),
+        events: Some(form.events.clone()),
+        name: Some(form.name.clone()),
+        enabled: None,
+    };
+    match destinations::create_destination(state.pool(), state.outbound(), &user, input).await {
+        Ok(d) => Ok((
+            flash::set(jar, "Webhook added. Send a test to check your endpoint."),
+            Redirect::to(&format!("/settings/webhooks/{}", d.id)),
+        )
+            .into_response()),
+        Err(AppError::Validation { field, message }) => {
+            let mut page = list_page(&state, &user, scope, None).await?;
+            page.url = form.url;
+            page.name = form.name;
+            page.choices = choices(scope, &form.events);
+            page.error = Some((field.unwrap_or_default(), message));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn create_personal(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    jar: CookieJar,
+    Form(form): Form<DestinationForm>,
+) -> Result<Response, PageError> {
+    create(state, user, jar, Scope::Personal, form).await
+}
+
+pub async fn create_workspace(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    jar: CookieJar,
+    Form(form): Form<DestinationForm>,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    create(state, user, jar, Scope::Workspace, form).await
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/destination.html")]
+struct DestinationPage {
+    layout: Layout,
+    destination: Destination,
+    back: &'static str,
+    choices: Vec<EventChoice>,
+    url: String,
+    name: String,
+    enabled: bool,
+    error: Option<(String, String)>,
+}
+
+impl DestinationPage {
+    fn tab(&self) -> &'static str {
+        "settings"
+    }
+
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+fn destination_page(
+    user: &CurrentUser,
+    destination: Destination,
+    flash: Option<String>,
+) -> DestinationPage {
+    let selected: Vec<String> = destination
+        .events
+        .iter()
+        .map(|e| e.as_str().to_string())
+        .collect();
+    let nav = if destination.scope == Scope::Personal {
+        "notifications"
+    } else {
+        "workspace-notifications"
+    };
+    let title = if destination.name.is_empty() {
+        "Webhook".to_string()
+    } else {
+        destination.name.clone()
+    };
+    DestinationPage {
+        layout: Layout::new(title, nav, user, flash),
+        back: scope_path(destination.scope),
+        choices: choices(destination.scope, &selected),
+        url: destination.url.clone(),
+        name: destination.name.clone(),
+        enabled: destination.enabled,
+        destination,
+        error: None,
+    }
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let (jar, flash) = flash::take(jar);
+    let mut conn = state.pool().acquire().await?;
+    let destination = destinations::get_destination(&mut conn, &user, id).await?;
+    Ok((jar, render(&destination_page(&user, destination, flash))).into_response())
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+    Form(form): Form<DestinationForm>,
+) -> Result<Response, PageError> {
+    let input = DestinationInput {
+        scope: None,
+        url: Some(form.url.clone()),
+        events: Some(form.events.clone()),
+        name: Some(form.name.clone()),
+        enabled: Some(form.enabled.is_some()),
+    };
+    match destinations::update_destination(state.pool(), state.outbound(), &user, id, input).await {
+        Ok(_) => Ok((
+            flash::set(jar, "Webhook saved."),
+            Redirect::to(&format!("/settings/webhooks/{id}")),
+        )
+            .into_response()),
+        Err(AppError::Validation { field, message }) => {
+            let mut conn = state.pool().acquire().await?;
+            let destination = destinations::get_destination(&mut conn, &user, id).await?;
+            let scope = destination.scope;
+            let mut page = destination_page(&user, destination, None);
+            page.url = form.url;
+            page.name = form.name;
+            page.enabled = form.enabled.is_some();
+            page.choices = choices(scope, &form.events);
+            page.error = Some((field.unwrap_or_default(), message));
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub async fn regenerate(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    destinations::regenerate_secret(state.pool(), &user, id).await?;
+    let jar = flash::set(
+        jar,
+        "New secret generated. Receivers using the old secret will now reject deliveries.",
+    );
+    Ok((jar, Redirect::to(&format!("/settings/webhooks/{id}"))).into_response())
+}
+
+pub async fn send_test(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    deliveries::send_test(state.pool(), &user, id).await?;
+    let jar = flash::set(
+        jar,
+        "Test notification queued. It appears below within a moment.",
+    );
+    Ok((
+        jar,
+        Redirect::to(&format!("/settings/webhooks/{id}/deliveries")),
+    )
+        .into_response())
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let mut conn = state.pool().acquire().await?;
+    let back = scope_path(
+        destinations::get_destination(&mut conn, &user, id)
+            .await?
+            .scope,
+    );
+    destinations::delete_destination(state.pool(), &user, id).await?;
+    Ok((flash::set(jar, "Webhook deleted."), Redirect::to(back)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/deliveries.html")]
+struct DeliveriesPage {
+    layout: Layout,
+    destination: Destination,
+    deliveries: Vec<DeliverySummary>,
+    older: Option<i64>,
+}
+
+impl DeliveriesPage {
+    fn tab(&self) -> &'static str {
+        "deliveries"
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    before: Option<i64>,
+}
+
+pub async fn log(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Query(query): Query<PageQuery>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let (jar, flash) = flash::take(jar);
+    let mut conn = state.pool().acquire().await?;
+    let destination = destinations::get_destination(&mut conn, &user, id).await?;
+    drop(conn);
+    let list =
+        deliveries::list_deliveries(state.pool(), &user, id, query.before, deliveries::PAGE_SIZE)
+            .await?;
+    let older = (list.len() as i64 == deliveries::PAGE_SIZE)
+        .then(|| list.last().map(|d| d.id))
+        .flatten();
+    let nav = if destination.scope == Scope::Personal {
+        "notifications"
+    } else {
+        "workspace-notifications"
+    };
+    let page = DeliveriesPage {
+        layout: Layout::new("Deliveries", nav, &user, flash),
+        destination,
+        deliveries: list,
+        older,
+    };
+    Ok((jar, render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "webhooks/delivery.html")]
+struct DeliveryPage {
+    layout: Layout,
+    destination: Destination,
+    delivery: DeliveryDetail,
+}
+
+impl DeliveryPage {
+    /// Pretty-printed when the payload is JSON (it always is), for reading.
+    fn pretty_payload(&self) -> String {
+        serde_json::from_str::<serde_json::Value>(&self.delivery.payload)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| self.delivery.payload.clone())
+    }
+}
+
+/// Headers stored as `[[name, value], ...]`, as lines.
+pub fn header_lines(headers: &serde_json::Value) -> String {
+    headers
+        .as_array()
+        .map(|pairs| {
+            pairs
+                .iter()
+                .filter_map(|p| Some(format!("{}: {}", p.get(0)?.as_str()?, p.get(1)?.as_str()?)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+pub async fn delivery(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let (jar, flash) = flash::take(jar);
+    let (destination, delivery) = deliveries::get_delivery(state.pool(), &user, id).await?;
+    let nav = if destination.scope == Scope::Personal {
+        "notifications"
+    } else {
+        "workspace-notifications"
+    };
+    let page = DeliveryPage {
+        layout: Layout::new(
+            format!("Delivery {}", delivery.summary.ulid),
+            nav,
+            &user,
+            flash,
+        ),
+        destination,
+        delivery,
+    };
+    Ok((jar, render(&page)).into_response())
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let policy = &state.config().webhooks.retry;
+    let detail =
+        deliveries::resend(state.pool(), &state.outbound().webhooks, policy, &user, id).await?;
+    let last = detail.attempts_detail.last();
+    let message = match last {
+        Some(a) if a.succeeded => {
+            format!("Resent: HTTP {}.", a.response_status.unwrap_or_default())
+        }
+        Some(a) => format!(
+            "Resent, but it failed: {}.",
+            a.error.clone().unwrap_or_default()
+        ),
+        None => "Resent.".to_string(),
+    };
+    Ok((
+        flash::set(jar, &message),
+        Redirect::to(&format!("/settings/webhook-deliveries/{id}")),
+    )
+        .into_response())
+}
