@@ -1,6 +1,7 @@
 //! Black-box tests: the real HTTP server against real PostgreSQL.
 
 mod auth;
+mod browser;
 mod cli;
 mod crash;
 mod health;

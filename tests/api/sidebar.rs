@@ -369,6 +369,10 @@ async fn a_ten_second_endpoint_costs_the_sidebar_three_seconds_and_the_page_noth
     );
     assert!(page.0.contains("Slow") && page.0.contains("Loading"));
     let (loads, took) = sidebar;
+    eprintln!(
+        "sidebar timing: ticket page HTML in {:?}; sidebar with a 10 s endpoint in {took:?}",
+        page.1
+    );
     assert!(
         took <= Duration::from_millis(3300),
         "the sidebar took {took:?}"

@@ -394,15 +394,6 @@ struct DeliveryPage {
     delivery: DeliveryDetail,
 }
 
-impl DeliveryPage {
-    /// Pretty-printed when the payload is JSON (it always is), for reading.
-    fn pretty_payload(&self) -> String {
-        serde_json::from_str::<serde_json::Value>(&self.delivery.payload)
-            .and_then(|v| serde_json::to_string_pretty(&v))
-            .unwrap_or_else(|_| self.delivery.payload.clone())
-    }
-}
-
 /// Headers stored as `[[name, value], ...]`, as lines.
 pub fn header_lines(headers: &serde_json::Value) -> String {
     headers
