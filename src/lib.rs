@@ -25,6 +25,8 @@ pub mod server;
 pub mod sidebar;
 /// Shared application state handed to every handler.
 pub mod state;
+/// `therethere verify`: checking a delivery's signatures as a receiver would.
+pub mod verify;
 /// The HTTP surface: the JSON API and the server-rendered pages.
 pub mod web;
 /// Webhook notifications: destinations, audience, payloads, the delivery queue and worker.

@@ -24,6 +24,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a webhook delivery's signature: exits 0 (valid) or 1, with a one-line reason.
+    Verify {
+        /// The destination's signing secret (whsec_...).
+        #[arg(long)]
+        secret: String,
+        /// A ThereThere-Signature value (hex HMAC-SHA256 of the body).
+        #[arg(long, conflicts_with = "headers", required_unless_present = "headers")]
+        signature: Option<String>,
+        /// A file of `Name: value` header lines (e.g. copied from a delivery's Details).
+        #[arg(long)]
+        headers: Option<std::path::PathBuf>,
+        /// The raw body: a file, or - for standard input (the default).
+        #[arg(long, default_value = "-")]
+        body: String,
+    },
 }
 
 #[tokio::main]
@@ -44,7 +59,53 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+fn verify(
+    secret: &str,
+    signature: Option<&str>,
+    headers: Option<&std::path::Path>,
+    body: &str,
+) -> anyhow::Result<bool> {
+    use std::io::Read;
+    let body = if body == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(body)?
+    };
+    let headers = headers.map(std::fs::read_to_string).transpose()?;
+    let request = therethere::verify::VerifyRequest {
+        secret,
+        body: &body,
+        signature,
+        headers: headers.as_deref(),
+        now: chrono::Utc::now().timestamp(),
+    };
+    match therethere::verify::verify(&request) {
+        Ok(message) => {
+            println!("{message}");
+            Ok(true)
+        }
+        Err(reason) => {
+            println!("{reason}");
+            Ok(false)
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Verify {
+        secret,
+        signature,
+        headers,
+        body,
+    }) = &cli.command
+    {
+        return match verify(secret, signature.as_deref(), headers.as_deref(), body)? {
+            true => Ok(()),
+            false => std::process::exit(1),
+        };
+    }
     let config = Config::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::run(config).await,
@@ -66,5 +127,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database.close().await;
             Ok(())
         }
+        Command::Verify { .. } => unreachable!("handled before the configuration is read"),
     }
 }

@@ -267,3 +267,26 @@ pub async fn prune_log(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::
     .await?;
     Ok(deleted.rows_affected())
 }
+
+/// The latest attempt to a destination with its payload, for the destination's page.
+pub async fn latest_attempt(
+    pool: &PgPool,
+    destination_id: i64,
+) -> Result<Option<(AttemptDetail, String)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        attempt: AttemptDetail,
+        payload: String,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT a.id, a.trigger, a.started_at, a.duration_ms, a.url, a.request_headers, a.response_status,
+                a.response_headers, a.response_body, a.error, a.succeeded, d.payload
+         FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+         WHERE d.destination_id = $1 ORDER BY a.id DESC LIMIT 1",
+    )
+    .bind(destination_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.attempt, r.payload)))
+}

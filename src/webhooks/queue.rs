@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::json;
 use sqlx::PgPool;
 
 use super::retry::RetryPolicy;
+use crate::outbound::signature::standard_signature;
 use crate::outbound::{Exchange, OutboundClient, Signing};
 
 pub const SIGNATURE_HEADER: &str = "therethere-signature";
@@ -51,7 +52,9 @@ pub async fn claim_due(
     .await
 }
 
-/// One signed POST of the delivery's exact payload, with the destination's current secret.
+/// One signed POST of the delivery's exact payload, with the destination's current secret:
+/// the spec's `ThereThere-Signature`, plus the Standard Webhooks headers so any Standard
+/// Webhooks library verifies it and refuses replays.
 pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exchange {
     let url = url::Url::parse(&delivery.url)
         .unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap());
@@ -59,12 +62,26 @@ pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exc
         header: SIGNATURE_HEADER,
         secret: delivery.secret.as_bytes(),
     };
+    let timestamp = Utc::now().timestamp();
+    let mut extra = HeaderMap::new();
+    let header =
+        |v: &str| HeaderValue::from_str(v).expect("ulids, digits and base64 are header-safe");
+    extra.insert("webhook-id", header(&delivery.ulid));
+    extra.insert("webhook-timestamp", header(&timestamp.to_string()));
+    if let Some(signature) = standard_signature(
+        &delivery.secret,
+        &delivery.ulid,
+        timestamp,
+        delivery.payload.as_bytes(),
+    ) {
+        extra.insert("webhook-signature", header(&signature));
+    }
     client
         .post_json(
             &url,
             Bytes::from(delivery.payload.clone()),
             Some(signing),
-            HeaderMap::new(),
+            extra,
         )
         .await
 }

@@ -11,6 +11,7 @@ mod isolation;
 mod outbound;
 mod pages;
 mod receiver;
+mod receiving;
 mod roles;
 mod sidebar;
 mod smtp;

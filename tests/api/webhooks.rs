@@ -940,6 +940,12 @@ async fn the_settings_pages_add_test_inspect_and_resend() {
             .contains("Attempt 2 (resend)")
     );
 
+    let html = browser.get_html(&page).await;
+    assert!(
+        html.contains("Latest delivery")
+            && html.contains("webhook-signature: v1,")
+            && html.contains("webhook-id: ")
+    );
     let old_secret = sqlx::query_scalar::<_, String>("SELECT secret FROM webhook_destinations")
         .fetch_one(&s.app.pool)
         .await

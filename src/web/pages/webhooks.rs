@@ -192,6 +192,8 @@ struct DestinationPage {
     name: String,
     enabled: bool,
     error: Option<(String, String)>,
+    /// The latest attempt's request headers and body, exactly as sent.
+    latest: Option<(String, String)>,
 }
 
 impl DestinationPage {
@@ -236,7 +238,27 @@ fn destination_page(
         enabled: destination.enabled,
         destination,
         error: None,
+        latest: None,
     }
+}
+
+async fn with_latest(
+    state: &AppState,
+    mut page: DestinationPage,
+) -> Result<DestinationPage, PageError> {
+    if let Some((attempt, payload)) =
+        deliveries::latest_attempt(state.pool(), page.destination.id).await?
+    {
+        page.latest = Some((
+            format!(
+                "POST {}\n{}",
+                attempt.url,
+                header_lines(&attempt.request_headers)
+            ),
+            payload,
+        ));
+    }
+    Ok(page)
 }
 
 pub async fn show(
@@ -248,7 +270,8 @@ pub async fn show(
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
     let destination = destinations::get_destination(&mut conn, &user, id).await?;
-    Ok((jar, render(&destination_page(&user, destination, flash))).into_response())
+    let page = with_latest(&state, destination_page(&user, destination, flash)).await?;
+    Ok((jar, render(&page)).into_response())
 }
 
 pub async fn update(
