@@ -23,10 +23,27 @@ function formatValues(root) {
   });
 }
 
-async function loadSection(details) {
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+async function loadSection(details, refresh = false) {
   const body = details.querySelector(".section-body");
   try {
-    const response = await fetch(details.dataset.src, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    const response = refresh
+      ? await fetch(`${details.dataset.src}/refresh`, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { Accept: "text/html", "X-CSRF-Token": csrfToken() },
+        })
+      : await fetch(details.dataset.src, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (response.status === 429) {
+      // Refreshed moments ago by someone: keep what is shown and say when to retry.
+      const note = document.createElement("p");
+      note.className = "section-note muted";
+      note.textContent = await response.text();
+      body.querySelector(".section-note")?.remove();
+      body.prepend(note);
+      return;
+    }
     if (!response.ok) {
       throw new Error(response.status === 404 ? "not found" : `HTTP ${response.status}`);
     }
@@ -53,6 +70,18 @@ function setUpSections() {
       }
     } catch (_) {
       // Storage may be unavailable (private mode); sections then start open.
+    }
+    const refresh = details.querySelector(".section-refresh");
+    if (refresh) {
+      refresh.addEventListener("click", (event) => {
+        // The button sits in the summary: refresh without collapsing.
+        event.preventDefault();
+        event.stopPropagation();
+        refresh.disabled = true;
+        loadSection(details, true).finally(() => {
+          refresh.disabled = false;
+        });
+      });
     }
     details.addEventListener("toggle", () => {
       try {

@@ -10,6 +10,10 @@
 //! - `MAIL_FROM`: sender address of outgoing mail (default `There There <noreply@localhost>`).
 //! - `OUTBOUND_ALLOW_PRIVATE`, `OUTBOUND_ALLOW_HTTP`: development switches for outbound calls.
 //! - `SIDEBAR_CACHE_TTL`: seconds a sidebar section's answer is reused per contact (default 300).
+//! - `SIDEBAR_STALE_MAX_AGE`: seconds the last good answer may be shown, marked stale, when
+//!   an endpoint fails (default 86400).
+//! - `SIDEBAR_REFRESH_INTERVAL`: seconds between forced refreshes of one section for one
+//!   contact (default 10).
 //! - `WEBHOOK_RETRY_DELAYS`: seconds between webhook attempts (default "10,20": 3 attempts).
 //! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
 //! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 64).
@@ -46,6 +50,8 @@ pub struct Config {
     pub outbound_allow_http: bool,
     pub demo_data: bool,
     pub sidebar_cache_ttl: Duration,
+    pub sidebar_stale_max_age: Duration,
+    pub sidebar_refresh_interval: Duration,
     pub webhooks: WebhookSettings,
 }
 
@@ -195,7 +201,14 @@ impl Config {
             ),
         };
 
+        let sidebar_stale_max_age =
+            Duration::from_secs_f64(number("SIDEBAR_STALE_MAX_AGE", 86_400.0, 0.0)?);
+        let sidebar_refresh_interval =
+            Duration::from_secs_f64(number("SIDEBAR_REFRESH_INTERVAL", 10.0, 0.0)?);
+
         Ok(Config {
+            sidebar_stale_max_age,
+            sidebar_refresh_interval,
             webhooks,
             bind_addr,
             app_url,

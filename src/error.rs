@@ -26,6 +26,9 @@ pub enum AppError {
     Csrf,
     #[error("not found")]
     NotFound,
+    /// Asked again too soon; may be retried after the given number of seconds.
+    #[error("too many requests: try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     /// The input clashes with stored data (a duplicate name, say).
     #[error("{message}")]
     Conflict {
@@ -62,6 +65,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -75,6 +79,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::Csrf => "csrf_failed",
             AppError::NotFound => "not_found",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::Conflict { .. } => "conflict",
             AppError::Internal(_) => "internal",
         }

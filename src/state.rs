@@ -33,7 +33,11 @@ impl AppState {
         };
         AppState(Arc::new(Inner {
             outbound: Outbound::new(policy, lookup),
-            sidebar: SidebarRuntime::new(config.sidebar_cache_ttl),
+            sidebar: SidebarRuntime::new(
+                config.sidebar_cache_ttl,
+                config.sidebar_stale_max_age,
+                config.sidebar_refresh_interval,
+            ),
             pool,
             config,
         }))

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -26,20 +27,35 @@ const LEASE: Duration = Duration::from_secs(5);
 /// What one fetch produced: the `data` items, or why there are none.
 pub type FetchOutcome = Result<Vec<Value>, String>;
 
-/// Per-instance sidebar machinery.
+/// Per-instance sidebar machinery and its timings.
 #[derive(Default)]
 pub struct SidebarRuntime {
+    /// How long an answer is served as fresh (`SIDEBAR_CACHE_TTL`).
     pub cache_ttl: Duration,
+    /// How old the last good answer may be to be shown, marked stale, when a call fails.
+    pub stale_max_age: Duration,
+    /// How often one agent team may force a refresh of one section for one contact.
+    pub refresh_interval: Duration,
     inflight: SingleFlight<(i64, i64, i32), FetchOutcome>,
 }
 
 impl SidebarRuntime {
-    pub fn new(cache_ttl: Duration) -> Self {
+    pub fn new(cache_ttl: Duration, stale_max_age: Duration, refresh_interval: Duration) -> Self {
         SidebarRuntime {
             cache_ttl,
+            stale_max_age,
+            refresh_interval,
             inflight: SingleFlight::default(),
         }
     }
+}
+
+/// Whether a load may use the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMode {
+    Normal,
+    /// An agent asked for fresh data: call the endpoint even if the cache is fresh.
+    Refresh,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -61,9 +77,19 @@ pub struct SectionLoad {
     pub items: Option<Vec<Value>>,
     pub cached: bool,
     pub error: Option<String>,
+    /// True when the call failed and `items` are the last good answer, older than the cache
+    /// window; never true for fresh data.
+    pub stale: bool,
+    /// When `items` were fetched (for cached and stale answers).
+    pub fetched_at: Option<DateTime<Utc>>,
 }
 
-pub async fn load_section(state: &AppState, section: &Section, contact: &Contact) -> SectionLoad {
+pub async fn load_section(
+    state: &AppState,
+    section: &Section,
+    contact: &Contact,
+    mode: LoadMode,
+) -> SectionLoad {
     let load = |status, items, cached, error| SectionLoad {
         id: section.id,
         title: section.title.clone(),
@@ -71,23 +97,83 @@ pub async fn load_section(state: &AppState, section: &Section, contact: &Contact
         items,
         cached,
         error,
+        stale: false,
+        fetched_at: None,
     };
     if !section.enabled {
         return load(LoadStatus::Disabled, None, false, None);
     }
-    let ttl = state.sidebar().cache_ttl;
-    match cached_items(state.pool(), section, contact.id, ttl).await {
-        Ok(Some(items)) => return load(LoadStatus::Ok, Some(items), true, None),
-        Ok(None) => {}
-        Err(err) => {
-            tracing::warn!(section.id = section.id, error = %err, "sidebar cache read failed")
+    let runtime = state.sidebar();
+    if mode == LoadMode::Normal {
+        match cached_entry(state.pool(), section, contact.id, runtime.cache_ttl).await {
+            Ok(Some((items, fetched_at))) => {
+                return SectionLoad {
+                    fetched_at: Some(fetched_at),
+                    ..load(LoadStatus::Ok, Some(items), true, None)
+                };
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(section.id = section.id, error = %err, "sidebar cache read failed")
+            }
         }
     }
     let key = (section.id, contact.id, section.version);
     let work = fetch_and_record(state.clone(), section.clone(), contact.clone());
-    match state.sidebar().inflight.run(key, work).await {
+    match runtime.inflight.run(key, work).await {
         Ok(items) => load(LoadStatus::Ok, Some(items), false, None),
-        Err(error) => load(LoadStatus::Error, None, false, Some(error)),
+        Err(error) => {
+            match cached_entry(state.pool(), section, contact.id, runtime.stale_max_age).await {
+                // The failure is already counted; the last good answer is shown, marked stale.
+                Ok(Some((items, fetched_at))) => SectionLoad {
+                    stale: true,
+                    fetched_at: Some(fetched_at),
+                    ..load(LoadStatus::Error, Some(items), false, Some(error))
+                },
+                _ => load(LoadStatus::Error, None, false, Some(error)),
+            }
+        }
+    }
+}
+
+/// Takes this section-and-contact's refresh slot; `Err(seconds)` until the next one opens.
+pub async fn take_refresh_slot(
+    state: &AppState,
+    section_id: i64,
+    contact_id: i64,
+) -> Result<(), u64> {
+    let interval = state.sidebar().refresh_interval.as_secs_f64();
+    let taken: Result<Option<i32>, _> = sqlx::query_scalar(
+        "INSERT INTO sidebar_refreshes (section_id, contact_id, refreshed_at) VALUES ($1, $2, now())
+         ON CONFLICT (section_id, contact_id) DO UPDATE SET refreshed_at = now()
+           WHERE sidebar_refreshes.refreshed_at <= now() - make_interval(secs => $3)
+         RETURNING 1",
+    )
+    .bind(section_id)
+    .bind(contact_id)
+    .bind(interval)
+    .fetch_optional(state.pool())
+    .await;
+    match taken {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => {
+            let wait: f64 = sqlx::query_scalar(
+                "SELECT GREATEST(0, EXTRACT(EPOCH FROM refreshed_at + make_interval(secs => $3) - now()))::float8
+                 FROM sidebar_refreshes WHERE section_id = $1 AND contact_id = $2",
+            )
+            .bind(section_id)
+            .bind(contact_id)
+            .bind(interval)
+            .fetch_one(state.pool())
+            .await
+            .unwrap_or(interval);
+            Err(wait.ceil().max(1.0) as u64)
+        }
+        // A failing limiter must not let a team hammer the endpoint: refuse for one interval.
+        Err(err) => {
+            tracing::warn!(error = %err, "sidebar refresh limiter failed");
+            Err(interval.ceil() as u64)
+        }
     }
 }
 
@@ -161,24 +247,25 @@ pub fn judge_exchange(exchange: &Exchange) -> FetchOutcome {
     data_array(&received.body).map_err(|e| e.to_string())
 }
 
-async fn cached_items(
+/// The cached answer for this section version and contact, if fetched within `max_age`.
+async fn cached_entry(
     pool: &PgPool,
     section: &Section,
     contact_id: i64,
-    ttl: Duration,
-) -> Result<Option<Vec<Value>>, sqlx::Error> {
-    let row: Option<sqlx::types::Json<Vec<Value>>> = sqlx::query_scalar(
-        "SELECT items FROM sidebar_cache
+    max_age: Duration,
+) -> Result<Option<(Vec<Value>, DateTime<Utc>)>, sqlx::Error> {
+    let row: Option<(sqlx::types::Json<Vec<Value>>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT items, fetched_at FROM sidebar_cache
          WHERE section_id = $1 AND contact_id = $2 AND section_version = $3
            AND fetched_at > now() - make_interval(secs => $4)",
     )
     .bind(section.id)
     .bind(contact_id)
     .bind(section.version)
-    .bind(ttl.as_secs_f64())
+    .bind(max_age.as_secs_f64())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|json| json.0))
+    Ok(row.map(|(json, at)| (json.0, at)))
 }
 
 async fn store_in_cache(
@@ -230,8 +317,8 @@ async fn wait_for_other_instance(
     let deadline = tokio::time::Instant::now() + LEASE;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if let Ok(Some(items)) =
-            cached_items(state.pool(), section, contact_id, state.sidebar().cache_ttl).await
+        if let Ok(Some((items, _))) =
+            cached_entry(state.pool(), section, contact_id, state.sidebar().cache_ttl).await
         {
             return Some(Ok(items));
         }

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use crate::error::AppError;
 use crate::helpdesk::tickets::get_ticket;
 use crate::state::AppState;
-pub use fetch::{LoadStatus, SectionLoad, SidebarRuntime};
+pub use fetch::{LoadMode, LoadStatus, SectionLoad, SidebarRuntime};
 use sections::Section;
 
 /// Every section of the ticket's channel, loaded in parallel, in the admin's order.
@@ -35,17 +35,25 @@ pub async fn load_ticket_sidebar(
     drop(conn);
     let loads = sections
         .iter()
-        .map(|section| fetch::load_section(state, section, &ticket.contact));
+        .map(|section| fetch::load_section(state, section, &ticket.contact, LoadMode::Normal));
     Ok(futures_util::future::join_all(loads).await)
 }
 
-/// One section of one ticket, for the ticket page's per-section loading.
+/// Why a refresh was refused: the section and contact were refreshed moments ago.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshTooSoon {
+    pub retry_after_seconds: u64,
+}
+
+/// One section of one ticket, for the ticket page's per-section loading. A `Refresh` load
+/// bypasses the cache, at most once per `SIDEBAR_REFRESH_INTERVAL` per section and contact.
 pub async fn load_ticket_section(
     state: &AppState,
     workspace_id: i64,
     ticket_id: i64,
     section_id: i64,
-) -> Result<SectionLoad, AppError> {
+    mode: LoadMode,
+) -> Result<Result<SectionLoad, RefreshTooSoon>, AppError> {
     let mut conn = state.pool().acquire().await?;
     let ticket = get_ticket(&mut conn, workspace_id, ticket_id).await?;
     let sections = sections::sections_for_channel(
@@ -59,7 +67,22 @@ pub async fn load_ticket_section(
         .into_iter()
         .find(|s| s.id == section_id)
         .ok_or(AppError::NotFound)?;
-    Ok(fetch::load_section(state, &section, &ticket.contact).await)
+    if mode == LoadMode::Refresh
+        && section.enabled
+        && let Err(retry_after_seconds) =
+            fetch::take_refresh_slot(state, section.id, ticket.contact.id).await
+    {
+        return Ok(Err(RefreshTooSoon {
+            retry_after_seconds,
+        }));
+    }
+    Ok(Ok(fetch::load_section(
+        state,
+        &section,
+        &ticket.contact,
+        mode,
+    )
+    .await))
 }
 
 pub const TEST_EMAIL: &str = "test@example.com";
@@ -80,6 +103,8 @@ pub struct TestReport {
     pub problems: Vec<String>,
     /// The rendered preview (sanitised HTML).
     pub preview_html: Option<String>,
+    /// The `X-There-There-Signature` value that was sent.
+    pub signature_sent: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -134,11 +159,29 @@ pub async fn test_section(state: &AppState, section: &Section) -> TestReport {
         items,
         problems,
         preview_html,
+        signature_sent: exchange
+            .request
+            .headers
+            .iter()
+            .find(|(name, _)| name == fetch::SIGNATURE_HEADER)
+            .map(|(_, value)| value.clone()),
     }
 }
 
 /// The HTML of a loaded section's body: its items, or a short error.
 pub fn render_load(load: &SectionLoad) -> String {
+    if load.stale
+        && let (Some(items), Some(fetched_at)) = (&load.items, load.fetched_at)
+    {
+        let (judged, _) = items::judge_items(items);
+        let error = load.error.as_deref().unwrap_or("unknown error");
+        return format!(
+            "<p class=\"section-stale\" role=\"status\">Stale \u{2014} couldn\u{2019}t refresh: {}. Data from {}.</p>{}",
+            escape(error),
+            age_text(chrono::Utc::now() - fetched_at),
+            render::render_items(&judged)
+        );
+    }
     match (&load.status, &load.items) {
         (LoadStatus::Ok, Some(items)) => {
             let (judged, _) = items::judge_items(items);
@@ -159,8 +202,37 @@ pub fn render_load(load: &SectionLoad) -> String {
     }
 }
 
+/// "5 minutes ago", "3 hours ago".
+fn age_text(age: chrono::Duration) -> String {
+    let minutes = age.num_minutes().max(0);
+    match minutes {
+        0 => "less than a minute ago".into(),
+        1 => "1 minute ago".into(),
+        2..=89 => format!("{minutes} minutes ago"),
+        _ => match (minutes + 30) / 60 {
+            1 => "1 hour ago".into(),
+            hours => format!("{hours} hours ago"),
+        },
+    }
+}
+
 fn escape(text: &str) -> String {
     askama::filters::escape(text, askama::filters::Html)
         .map(|s| s.to_string())
         .unwrap_or_default()
+}
+
+/// What the section page shows endpoint authors: the exact bytes of a call for an example
+/// contact and the signature this section's secret gives them.
+pub struct SigningExample {
+    pub body: String,
+    pub signature: String,
+}
+
+pub const EXAMPLE_EMAIL: &str = "customer@example.com";
+
+pub fn signing_example(section: &Section) -> SigningExample {
+    let body = serde_json::json!({ "email": EXAMPLE_EMAIL }).to_string();
+    let signature = crate::outbound::signature::sign_hex(section.secret_bytes(), body.as_bytes());
+    SigningExample { body, signature }
 }

@@ -51,6 +51,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::set_assignee))
         .routes(routes!(tickets::set_status))
         .routes(routes!(sidebar_sections::ticket_sidebar))
+        .routes(routes!(sidebar_sections::refresh_ticket_section))
         .routes(routes!(
             sidebar_sections::list_sections,
             sidebar_sections::create_section

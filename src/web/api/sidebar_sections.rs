@@ -8,7 +8,7 @@ use super::path::AppPath;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, AppJson, ErrorBody};
 use crate::sidebar::sections::{self, Section, SectionInput};
-use crate::sidebar::{self, SectionLoad, TestReport};
+use crate::sidebar::{self, LoadMode, SectionLoad, TestReport};
 use crate::state::AppState;
 
 fn shown_to(current: &CurrentUser, section: Section) -> Section {
@@ -148,4 +148,30 @@ pub async fn ticket_sidebar(
     Ok(AppJson(
         sidebar::load_ticket_sidebar(&state, current.user.workspace_id, id).await?,
     ))
+}
+
+/// Loads one section of the ticket afresh, bypassing the cache; at most once per
+/// `SIDEBAR_REFRESH_INTERVAL` (10 s) per section and contact, else 429.
+#[utoipa::path(post, path = "/api/tickets/{id}/sidebar/{section_id}/refresh", tag = "sidebar",
+    params(("id" = i64, Path), ("section_id" = i64, Path)),
+    responses((status = 200, body = SectionLoad), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn refresh_ticket_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath((id, section_id)): AppPath<(i64, i64)>,
+) -> Result<AppJson<SectionLoad>, AppError> {
+    match sidebar::load_ticket_section(
+        &state,
+        current.user.workspace_id,
+        id,
+        section_id,
+        LoadMode::Refresh,
+    )
+    .await?
+    {
+        Ok(load) => Ok(AppJson(load)),
+        Err(too_soon) => Err(AppError::RateLimited {
+            retry_after: too_soon.retry_after_seconds,
+        }),
+    }
 }

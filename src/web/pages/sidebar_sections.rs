@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::helpdesk::channels::{Channel, list_channels};
 use crate::sidebar::sections::{self, FAILURE_LIMIT, Section, SectionInput};
-use crate::sidebar::{self, TestReport};
+use crate::sidebar::{self, LoadMode, TestReport};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -69,6 +69,7 @@ struct FormPage {
     error: Option<(String, String)>,
     report: Option<TestReport>,
     failure_limit: i32,
+    signing: Option<sidebar::SigningExample>,
 }
 
 impl FormPage {
@@ -106,6 +107,7 @@ async fn form_page(
         None => "New sidebar section".to_string(),
     };
     Ok(FormPage {
+        signing: section.as_ref().map(sidebar::signing_example),
         layout: Layout::new(title, "sidebar-sections", user, flash),
         title: section
             .as_ref()
@@ -351,12 +353,50 @@ pub async fn ticket_fragment(
     PageUser(user): PageUser,
     Path((ticket_id, section_id)): Path<(i64, i64)>,
 ) -> Result<Response, PageError> {
-    let load =
-        sidebar::load_ticket_section(&state, user.user.workspace_id, ticket_id, section_id).await?;
-    let status = match load.status {
-        sidebar::LoadStatus::Ok => "ok",
-        sidebar::LoadStatus::Error => "error",
-        sidebar::LoadStatus::Disabled => "disabled",
+    fragment(&state, &user, ticket_id, section_id, LoadMode::Normal).await
+}
+
+/// The same, fetched afresh for the section's Refresh button (limited per section and contact).
+pub async fn refresh_fragment(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path((ticket_id, section_id)): Path<(i64, i64)>,
+) -> Result<Response, PageError> {
+    fragment(&state, &user, ticket_id, section_id, LoadMode::Refresh).await
+}
+
+async fn fragment(
+    state: &AppState,
+    user: &CurrentUser,
+    ticket_id: i64,
+    section_id: i64,
+    mode: LoadMode,
+) -> Result<Response, PageError> {
+    let load = match sidebar::load_ticket_section(
+        state,
+        user.user.workspace_id,
+        ticket_id,
+        section_id,
+        mode,
+    )
+    .await?
+    {
+        Ok(load) => load,
+        Err(too_soon) => {
+            let wait = too_soon.retry_after_seconds.to_string();
+            return Ok((
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, wait.clone())],
+                format!("Refreshed moments ago; try again in {wait} s."),
+            )
+                .into_response());
+        }
+    };
+    let status = match (load.status, load.stale) {
+        (_, true) => "stale",
+        (sidebar::LoadStatus::Ok, _) => "ok",
+        (sidebar::LoadStatus::Error, _) => "error",
+        (sidebar::LoadStatus::Disabled, _) => "disabled",
     };
     Ok((
         [
