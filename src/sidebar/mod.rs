@@ -208,7 +208,7 @@ fn age_text(age: chrono::Duration) -> String {
     match minutes {
         0 => "less than a minute ago".into(),
         1 => "1 minute ago".into(),
-        2..=89 => format!("{minutes} minutes ago"),
+        2..=59 => format!("{minutes} minutes ago"),
         _ => match (minutes + 30) / 60 {
             1 => "1 hour ago".into(),
             hours => format!("{hours} hours ago"),

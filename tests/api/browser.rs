@@ -501,3 +501,88 @@ async fn a_hostile_endpoint_cannot_run_script_in_the_agents_page() {
     b.screenshots("ticket").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn an_agent_refreshes_a_section_and_sees_stale_data_marked() {
+    let (app, ws, channel) = setup().await;
+    let endpoint = Receiver::start(Behaviour::Sequence(vec![
+        (200, SECTION_DATA.into()),
+        (500, "down".into()),
+    ]))
+    .await;
+    app.api(&ws.admin)
+        .post("/api/sidebar-sections", &json!({"title": "Billing Info", "endpoint_url": endpoint.url, "channel_ids": [channel]}))
+        .await;
+    let ticket = app
+        .create_ticket(&ws.agent, json!({"subject": "Hi", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let b = Browser::start(&app.address, "refresh").await;
+    b.log_in(&ws.agent).await;
+    b.goto(&format!("/tickets/{ticket}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css(".custom-section .section-items"))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE sidebar_cache SET fetched_at = now() - interval '2 hours'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    b.click(".custom-section .section-refresh").await;
+    b.client
+        .wait()
+        .for_element(Locator::Css(".custom-section .section-stale"))
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoint.requests().len(),
+        2,
+        "the refresh called the endpoint"
+    );
+    let banner = b.text(".custom-section .section-stale").await;
+    assert_eq!(
+        banner,
+        "Stale \u{2014} couldn\u{2019}t refresh: the endpoint answered HTTP 500. Data from 2 hours ago."
+    );
+    assert!(
+        b.text(".custom-section .section-items")
+            .await
+            .contains("Pro"),
+        "the last good data stays visible"
+    );
+    let open = b
+        .client
+        .find(Locator::Css(".custom-section"))
+        .await
+        .unwrap()
+        .prop("open")
+        .await
+        .unwrap();
+    assert_eq!(
+        open.as_deref(),
+        Some("true"),
+        "refreshing does not collapse the section"
+    );
+    b.screenshots("ticket-stale").await;
+
+    b.click(".custom-section .section-refresh").await;
+    b.client
+        .wait()
+        .for_element(Locator::Css(".custom-section .section-note"))
+        .await
+        .unwrap();
+    assert!(
+        b.text(".custom-section .section-note")
+            .await
+            .starts_with("Refreshed moments ago; try again in")
+    );
+    assert_eq!(
+        endpoint.requests().len(),
+        2,
+        "the second refresh within 10 s made no call"
+    );
+    b.close().await;
+}

@@ -14,6 +14,7 @@ mod receiver;
 mod receiving;
 mod roles;
 mod sidebar;
+mod sidebar_extras;
 mod smtp;
 mod tickets;
 mod webhooks;

@@ -22,6 +22,8 @@ pub enum Behaviour {
     Redirect(String),
     /// Streams this many bytes of body.
     Huge(usize),
+    /// Answers the n-th request with the n-th (status, body); the last one repeats.
+    Sequence(Vec<(u16, String)>),
 }
 
 #[derive(Debug, Clone)]
@@ -45,8 +47,19 @@ impl Receiver {
         let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
             let (c, a, behaviour) = (c.clone(), a.clone(), behaviour.clone());
             async move {
-                c.lock().unwrap().push(Captured { headers, body });
+                let index = {
+                    let mut seen = c.lock().unwrap();
+                    seen.push(Captured { headers, body });
+                    seen.len() - 1
+                };
                 a.notify_waiters();
+                let behaviour = match behaviour {
+                    Behaviour::Sequence(steps) => {
+                        let (status, body) = steps[index.min(steps.len() - 1)].clone();
+                        Behaviour::Respond(status, body)
+                    }
+                    other => other,
+                };
                 respond(behaviour).await
             }
         });
@@ -110,5 +123,6 @@ async fn respond(behaviour: Behaviour) -> Response {
             );
             Response::new(Body::from_stream(stream))
         }
+        Behaviour::Sequence(_) => unreachable!("resolved to one step per request"),
     }
 }

@@ -415,6 +415,13 @@ async fn the_tenth_consecutive_failure_disables_the_section_and_mails_the_owner_
     assert!(
         mails[0]
             .data
+            .contains("Last error: the endpoint answered HTTP 503"),
+        "{}",
+        mails[0].data
+    );
+    assert!(
+        mails[0]
+            .data
             .contains(&format!("/settings/sidebar-sections/{id}"))
     );
 

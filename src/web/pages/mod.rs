@@ -54,6 +54,10 @@ pub fn router() -> Router<AppState> {
             get(sidebar_sections::ticket_fragment),
         )
         .route(
+            "/tickets/{id}/sidebar/{section_id}/refresh",
+            post(sidebar_sections::refresh_fragment),
+        )
+        .route(
             "/settings/sidebar-sections",
             get(sidebar_sections::list).post(sidebar_sections::create),
         )
