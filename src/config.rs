@@ -16,7 +16,8 @@
 //!   contact (default 10).
 //! - `WEBHOOK_RETRY_DELAYS`: seconds between webhook attempts (default "10,20": 3 attempts).
 //! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
-//! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 64).
+//! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 128).
+//! - `WEBHOOK_DESTINATION_CONCURRENCY`: of those, at most this many to one destination (default 16).
 //! - `WEBHOOK_LOG_RETENTION_DAYS`: days the delivery log is kept (default 30).
 //! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
 //!   (default: true with the embedded database, false with `DATABASE_URL`).
@@ -195,7 +196,8 @@ impl Config {
                 })?,
             },
             lease: Duration::from_secs_f64(number("WEBHOOK_LEASE_SECONDS", 30.0, 1.0)?),
-            concurrency: number("WEBHOOK_CONCURRENCY", 64.0, 1.0)? as usize,
+            concurrency: number("WEBHOOK_CONCURRENCY", 128.0, 1.0)? as usize,
+            destination_concurrency: number("WEBHOOK_DESTINATION_CONCURRENCY", 16.0, 1.0)? as usize,
             log_retention: Duration::from_secs_f64(
                 number("WEBHOOK_LOG_RETENTION_DAYS", 30.0, 0.0)? * 86_400.0,
             ),

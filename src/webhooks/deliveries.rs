@@ -214,6 +214,7 @@ pub async fn resend(
     let (destination, detail) = get_delivery(pool, user, id).await?;
     let claimed = ClaimedDelivery {
         id,
+        destination_id: destination.id,
         ulid: detail.summary.ulid.clone(),
         payload: detail.payload.clone(),
         attempts: detail.summary.attempts.len() as i32,

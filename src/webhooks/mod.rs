@@ -22,8 +22,11 @@ pub struct WebhookSettings {
     pub retry: RetryPolicy,
     /// How long a claimed delivery is reserved before another worker may take it over.
     pub lease: Duration,
-    /// Attempts under way at once per instance.
+    /// Attempts under way at once per instance (`WEBHOOK_CONCURRENCY`).
     pub concurrency: usize,
+    /// Attempts under way at once per destination and instance, so one slow receiver cannot
+    /// take every slot (`WEBHOOK_DESTINATION_CONCURRENCY`).
+    pub destination_concurrency: usize,
     /// `WEBHOOK_LOG_RETENTION_DAYS` (default 30).
     pub log_retention: Duration,
 }
@@ -33,7 +36,8 @@ impl Default for WebhookSettings {
         WebhookSettings {
             retry: RetryPolicy::default(),
             lease: Duration::from_secs(30),
-            concurrency: 64,
+            concurrency: 128,
+            destination_concurrency: 16,
             log_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }

@@ -20,6 +20,7 @@ pub const SIGNATURE_HEADER: &str = "therethere-signature";
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
     pub id: i64,
+    pub destination_id: i64,
     pub ulid: String,
     pub payload: String,
     pub attempts: i32,
@@ -27,10 +28,13 @@ pub struct ClaimedDelivery {
     pub secret: String,
 }
 
+/// Claims up to `limit` due deliveries, skipping destinations in `saturated` (those with as
+/// many attempts under way as they may have), so one slow receiver cannot take every slot.
 pub async fn claim_due(
     pool: &PgPool,
     limit: i64,
     lease: Duration,
+    saturated: &[i64],
 ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
     sqlx::query_as(
         "WITH due AS (
@@ -38,16 +42,18 @@ pub async fn claim_due(
              JOIN webhook_destinations w ON w.id = d.destination_id AND w.enabled
              WHERE d.status = 'pending' AND d.next_attempt_at <= now()
                AND (d.locked_until IS NULL OR d.locked_until < now())
+               AND NOT (d.destination_id = ANY($3))
              ORDER BY d.next_attempt_at, d.id
              LIMIT $1
              FOR UPDATE OF d SKIP LOCKED)
          UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
          FROM due, webhook_destinations w
          WHERE d.id = due.id AND w.id = d.destination_id
-         RETURNING d.id, d.ulid, d.payload, d.attempts, w.url, w.secret",
+         RETURNING d.id, d.destination_id, d.ulid, d.payload, d.attempts, w.url, w.secret",
     )
     .bind(limit)
     .bind(lease.as_secs_f64())
+    .bind(saturated)
     .fetch_all(pool)
     .await
 }
@@ -92,9 +98,9 @@ pub enum Trigger {
     Resend,
 }
 
-/// Records an attempt and moves the delivery on: delivered on a 2xx only; otherwise
-/// scheduled again after the policy's wait, or failed after the last attempt. A resend
-/// never changes the automatic schedule, but its success marks the delivery delivered.
+/// Records an attempt and moves the delivery on, in one statement: delivered on a 2xx only;
+/// otherwise scheduled again after the policy's wait, or failed after the last attempt. A
+/// resend never changes the automatic schedule, but its success marks the delivery delivered.
 pub async fn record_attempt(
     pool: &PgPool,
     delivery_id: i64,
@@ -113,14 +119,29 @@ pub async fn record_attempt(
         ),
         Err(failure) => (None, None, None, Some(failure.to_string())),
     };
-    let mut tx = pool.begin().await?;
+    let delays: Vec<f64> = (1..policy.max_attempts()).filter_map(|n| policy.delay_after(n)).map(|d| d.as_secs_f64()).collect();
+    // $12: automatic attempts count toward the schedule; a resend only records its success.
     sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
-                                       response_status, response_headers, response_body, error, succeeded)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "WITH attempt AS (
+             INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
+                                           response_status, response_headers, response_body, error, succeeded)
+             VALUES ($1, CASE WHEN $12 THEN 'automatic' ELSE 'resend' END, $2, $3, $4, $5, $6, $7, $8, $9, $10))
+         UPDATE webhook_deliveries SET
+             attempts = attempts + CASE WHEN $12 THEN 1 ELSE 0 END,
+             status = CASE
+                 WHEN $10 THEN 'succeeded'
+                 WHEN NOT $12 THEN status
+                 WHEN attempts + 1 > cardinality($11::float8[]) THEN 'failed'
+                 ELSE 'pending' END,
+             next_attempt_at = CASE
+                 WHEN $12 AND NOT $10 AND attempts + 1 <= cardinality($11::float8[])
+                 THEN now() + make_interval(secs => ($11::float8[])[attempts + 1])
+                 ELSE next_attempt_at END,
+             locked_until = CASE WHEN $12 THEN NULL ELSE locked_until END,
+             updated_at = now()
+         WHERE id = $1",
     )
     .bind(delivery_id)
-    .bind(if trigger == Trigger::Automatic { "automatic" } else { "resend" })
     .bind(started_at)
     .bind(exchange.duration.as_millis().min(i32::MAX as u128) as i32)
     .bind(&exchange.request.url)
@@ -130,43 +151,97 @@ pub async fn record_attempt(
     .bind(body)
     .bind(error)
     .bind(succeeded)
-    .execute(&mut *tx)
+    .bind(&delays)
+    .bind(trigger == Trigger::Automatic)
+    .execute(pool)
     .await?;
-    match trigger {
-        Trigger::Automatic => {
-            let attempts: i32 = sqlx::query_scalar(
-                "UPDATE webhook_deliveries SET attempts = attempts + 1, updated_at = now() WHERE id = $1 RETURNING attempts",
-            )
-            .bind(delivery_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let next = if succeeded {
-                None
-            } else {
-                policy.delay_after(attempts as u32)
-            };
-            let status = match (succeeded, next) {
-                (true, _) => "succeeded",
-                (false, Some(_)) => "pending",
-                (false, None) => "failed",
-            };
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = $2, locked_until = NULL,
-                        next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
-            )
-            .bind(delivery_id)
-            .bind(status)
-            .bind(next.unwrap_or_default().as_secs_f64())
-            .execute(&mut *tx)
-            .await?;
+    Ok(())
+}
+
+/// One automatic attempt's outcome, waiting to be written with others in one statement.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: i64,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub url: String,
+    pub request_headers: serde_json::Value,
+    pub response_status: Option<i32>,
+    pub response_headers: Option<serde_json::Value>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+impl AttemptRecord {
+    pub fn new(delivery_id: i64, started_at: DateTime<Utc>, exchange: &Exchange) -> Self {
+        let (response_status, response_headers, response_body, error) = match &exchange.outcome {
+            Ok(r) => (
+                Some(i32::from(r.status)),
+                Some(json!(r.headers)),
+                Some(String::from_utf8_lossy(&r.body).into_owned()),
+                (!r.is_success()).then(|| format!("HTTP {}", r.status)),
+            ),
+            Err(failure) => (None, None, None, Some(failure.to_string())),
+        };
+        AttemptRecord {
+            delivery_id,
+            started_at,
+            duration_ms: exchange.duration.as_millis().min(i32::MAX as u128) as i32,
+            url: exchange.request.url.clone(),
+            request_headers: json!(exchange.request.headers),
+            response_status,
+            response_headers,
+            response_body,
+            error,
+            succeeded: exchange.is_success(),
         }
-        Trigger::Resend if succeeded => {
-            sqlx::query("UPDATE webhook_deliveries SET status = 'succeeded', updated_at = now() WHERE id = $1")
-                .bind(delivery_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Trigger::Resend => {}
     }
-    tx.commit().await
+}
+
+/// Records many automatic attempts in one statement (the same rules as [`record_attempt`]):
+/// under load this turns thousands of round trips into a few.
+pub async fn record_automatic_batch(pool: &PgPool, records: &[AttemptRecord], policy: &RetryPolicy) -> Result<(), sqlx::Error> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let delays: Vec<f64> =
+        (1..policy.max_attempts()).filter_map(|n| policy.delay_after(n)).map(|d| d.as_secs_f64()).collect();
+    sqlx::query(
+        "WITH input AS (
+             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::jsonb[], $6::int[],
+                                  $7::jsonb[], $8::text[], $9::text[], $10::bool[])
+               AS t(delivery_id, started_at, duration_ms, url, request_headers, response_status,
+                    response_headers, response_body, error, succeeded)),
+         attempt AS (
+             INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
+                                           response_status, response_headers, response_body, error, succeeded)
+             SELECT delivery_id, 'automatic', started_at, duration_ms, url, request_headers, response_status,
+                    response_headers, response_body, error, succeeded FROM input)
+         UPDATE webhook_deliveries d SET
+             attempts = d.attempts + 1,
+             status = CASE WHEN i.succeeded THEN 'succeeded'
+                           WHEN d.attempts + 1 > cardinality($11::float8[]) THEN 'failed'
+                           ELSE 'pending' END,
+             next_attempt_at = CASE WHEN NOT i.succeeded AND d.attempts + 1 <= cardinality($11::float8[])
+                                    THEN now() + make_interval(secs => ($11::float8[])[d.attempts + 1])
+                                    ELSE d.next_attempt_at END,
+             locked_until = NULL,
+             updated_at = now()
+         FROM input i WHERE d.id = i.delivery_id",
+    )
+    .bind(records.iter().map(|r| r.delivery_id).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.started_at).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.duration_ms).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.url.clone()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.request_headers.clone()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.response_status).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.response_headers.clone()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.response_body.clone()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.error.clone()).collect::<Vec<_>>())
+    .bind(records.iter().map(|r| r.succeeded).collect::<Vec<_>>())
+    .bind(&delays)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

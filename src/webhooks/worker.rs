@@ -1,13 +1,15 @@
-//! The webhook worker: fans out new events and delivers due deliveries, woken by NOTIFY and
-//! a short poll. Deliveries run concurrently up to a limit, so a receiver that always times
-//! out occupies a few slots while healthy receivers keep flowing through the rest.
+//! The webhook worker: fans out new events and delivers due deliveries, woken by NOTIFY, by a
+//! finished attempt freeing a slot, and by a short poll. Attempts run concurrently up to a
+//! limit per instance and a smaller limit per destination, so a receiver that always times out
+//! holds a few slots while healthy receivers keep flowing through the rest.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::postgres::PgListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{deliveries, fanout, queue};
@@ -16,10 +18,45 @@ use crate::state::AppState;
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const FAN_OUT_BATCH: i64 = 500;
+const CLAIM_BATCH: usize = 200;
+const RECORD_BATCH: usize = 500;
+
+/// Attempts under way per destination, to find the saturated ones.
+#[derive(Default)]
+struct InFlight {
+    by_destination: Mutex<HashMap<i64, usize>>,
+    freed: Notify,
+}
+
+impl InFlight {
+    fn saturated(&self, cap: usize) -> Vec<i64> {
+        let map = self.by_destination.lock().expect("in-flight map lock");
+        map.iter().filter(|(_, n)| **n >= cap).map(|(id, _)| *id).collect()
+    }
+
+    fn start(&self, destination: i64) {
+        *self.by_destination.lock().expect("in-flight map lock").entry(destination).or_default() += 1;
+    }
+
+    fn finish(&self, destination: i64) {
+        let mut map = self.by_destination.lock().expect("in-flight map lock");
+        if let Some(n) = map.get_mut(&destination) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&destination);
+            }
+        }
+        drop(map);
+        self.freed.notify_one();
+    }
+}
 
 pub async fn run(state: AppState, cancel: CancellationToken) {
     let settings = state.config().webhooks.clone();
+    let (records, recorded) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record_batches(state.clone(), recorded));
     let slots = Arc::new(Semaphore::new(settings.concurrency));
+    let in_flight = Arc::new(InFlight::default());
     let mut listener = listen(&state).await;
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
     loop {
@@ -29,35 +66,30 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         if let Err(err) = fan_out_all(&state).await {
             tracing::warn!(error = %err, "webhook fan-out failed; will retry");
         }
-        let mut claimed_any = false;
-        loop {
-            let free = slots.available_permits();
-            if free == 0 {
-                break;
-            }
-            let batch =
-                match queue::claim_due(state.pool(), free.min(200) as i64, settings.lease).await {
-                    Ok(batch) => batch,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "claiming webhook deliveries failed");
-                        break;
+        let mut claimed_full_batch = false;
+        let free = slots.available_permits();
+        if free > 0 {
+            let saturated = in_flight.saturated(settings.destination_concurrency);
+            let limit = free.min(CLAIM_BATCH);
+            match queue::claim_due(state.pool(), limit as i64, settings.lease, &saturated).await {
+                Ok(batch) => {
+                    claimed_full_batch = batch.len() == limit;
+                    for delivery in batch {
+                        let permit = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+                        in_flight.start(delivery.destination_id);
+                        let (state, in_flight, records) = (state.clone(), in_flight.clone(), records.clone());
+                        tokio::spawn(async move {
+                            let destination = delivery.destination_id;
+                            let started_at = Utc::now();
+                            let exchange = queue::attempt(&state.outbound().webhooks, &delivery).await;
+                            // The delivery stays leased until its record is written.
+                            let _ = records.send(queue::AttemptRecord::new(delivery.id, started_at, &exchange));
+                            drop(permit);
+                            in_flight.finish(destination);
+                        });
                     }
-                };
-            if batch.is_empty() {
-                break;
-            }
-            claimed_any = true;
-            for delivery in batch {
-                let permit = slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
-                let state = state.clone();
-                tokio::spawn(async move {
-                    deliver(&state, delivery).await;
-                    drop(permit);
-                });
+                }
+                Err(err) => tracing::warn!(error = %err, "claiming webhook deliveries failed"),
             }
         }
         if last_prune.elapsed() >= PRUNE_EVERY {
@@ -68,10 +100,10 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 Err(err) => tracing::warn!(error = %err, "pruning webhook deliveries failed"),
             }
         }
-        if claimed_any && slots.available_permits() > 0 {
+        if claimed_full_batch && slots.available_permits() > 0 {
             continue;
         }
-        let wake = async {
+        let notified = async {
             match listener.as_mut() {
                 Some(l) => {
                     if l.recv().await.is_err() {
@@ -83,25 +115,34 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         };
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = wake => {},
+            _ = notified => {},
+            _ = in_flight.freed.notified() => {},
             _ = tokio::time::sleep(POLL_INTERVAL) => {},
         }
     }
     // Let attempts under way finish and record; unclaimed work stays queued for next time.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        slots.acquire_many(settings.concurrency as u32),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(settings.concurrency as u32)).await;
+    drop(records);
+    let _ = recorder.await;
+}
+
+/// Writes finished attempts in batches: whatever arrived while the previous write ran.
+async fn record_batches(state: AppState, mut recorded: mpsc::UnboundedReceiver<queue::AttemptRecord>) {
+    let policy = state.config().webhooks.retry.clone();
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while recorded.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        if let Err(err) = queue::record_automatic_batch(state.pool(), &batch, &policy).await {
+            // Their leases will expire and they will be attempted again: at least once.
+            tracing::error!(error = %err, count = batch.len(), "recording webhook attempts failed");
+        }
+        batch.clear();
+    }
 }
 
 async fn listen(state: &AppState) -> Option<PgListener> {
     let mut listener = PgListener::connect_with(state.pool()).await.ok()?;
     listener
-        .listen_all([
-            crate::helpdesk::events::NOTIFY_CHANNEL,
-            fanout::NOTIFY_CHANNEL,
-        ])
+        .listen_all([crate::helpdesk::events::NOTIFY_CHANNEL, fanout::NOTIFY_CHANNEL])
         .await
         .ok()?;
     Some(listener)
@@ -112,21 +153,3 @@ async fn fan_out_all(state: &AppState) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-async fn deliver(state: &AppState, delivery: queue::ClaimedDelivery) {
-    let started_at = Utc::now();
-    let exchange = queue::attempt(&state.outbound().webhooks, &delivery).await;
-    let policy = &state.config().webhooks.retry;
-    if let Err(err) = queue::record_attempt(
-        state.pool(),
-        delivery.id,
-        started_at,
-        &exchange,
-        queue::Trigger::Automatic,
-        policy,
-    )
-    .await
-    {
-        // The lease will expire and the delivery be attempted again: at least once.
-        tracing::error!(delivery.id = delivery.id, error = %err, "recording a webhook attempt failed");
-    }
-}

@@ -1,0 +1,293 @@
+//! The benchmark harness: `cargo bench --bench load`. It builds and starts the release
+//! service on its own private database, runs receivers and endpoints on loopback in this
+//! (separate) process, drives the load over HTTP, checks every result, and prints one line
+//! per figure. Scenarios and targets are those of BENCHMARKS.md.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use therethere::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
+
+const SECRET_HEADER: &str = "therethere-signature";
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wants = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
+    let binary = build_release();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-postgres");
+    let pg = EmbeddedPostgres::start(&root, ClusterOptions { durable: true, max_connections: 200 }).expect("postgres starts");
+    println!("# therethere benchmarks ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    if wants("fanout") {
+        webhook_fanout(&pg, &binary, false).await;
+    }
+    if wants("slow") {
+        webhook_fanout(&pg, &binary, true).await;
+    }
+    if wants("sidebar") {
+        sidebar(&pg, &binary).await;
+    }
+}
+
+fn build_release() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--bin", "therethere"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the release build failed");
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/therethere")
+}
+
+/// A fresh database for one scenario, and the URL the service reaches it by.
+async fn fresh_database(pg: &EmbeddedPostgres) -> (String, PgPool) {
+    let name = format!("bench_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
+    let mut admin = PgConnection::connect_with(&pg.connect_options("postgres")).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let pool = db::connect(pg.connect_options(&name), 10).await.unwrap();
+    db::migrate(&pool).await.unwrap();
+    let socket = pg.connect_options(&name).get_socket().map(|p| p.display().to_string()).unwrap();
+    (format!("postgres://postgres@localhost/{name}?host={socket}"), pool)
+}
+
+struct Service {
+    child: Child,
+    base: String,
+}
+
+impl Service {
+    async fn start(binary: &Path, database_url: &str, extra: &[(&str, &str)]) -> Service {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut cmd = Command::new(binary);
+        cmd.arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("DEMO_DATA", "false")
+            .env("OUTBOUND_ALLOW_PRIVATE", "true")
+            .env("OUTBOUND_ALLOW_HTTP", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while reqwest::get(format!("{base}/readyz")).await.map(|r| r.status() != 200).unwrap_or(true) {
+            assert!(started.elapsed() < Duration::from_secs(30), "the service did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Service { child, base }
+    }
+
+    fn rss_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn stop(mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// A workspace with an admin and an API token, made through the library.
+async fn seed_workspace(pool: &PgPool) -> (i64, String) {
+    use therethere::auth::api_tokens::create_api_token;
+    use therethere::helpdesk::users::{NewUser, Role};
+    let mut tx = pool.begin().await.unwrap();
+    let (ws, owner) = therethere::helpdesk::workspaces::create_workspace(
+        &mut tx,
+        "Bench",
+        NewUser { name: "Owner", email: &format!("owner-{}@bench.test", ulid::Ulid::new()), handle: "owner", password: "bench-password", role: Role::Owner },
+    )
+    .await
+    .unwrap();
+    let (_, token) = create_api_token(&mut tx, owner.id, "bench").await.unwrap();
+    tx.commit().await.unwrap();
+    (ws.id, token)
+}
+
+/// A receiver that checks every signature and counts deliveries by ulid.
+#[derive(Default)]
+struct Tally {
+    by_ulid: Mutex<HashMap<String, usize>>,
+    bad_signatures: AtomicUsize,
+    total: AtomicUsize,
+}
+
+async fn start_receiver(secrets: Arc<Mutex<Vec<String>>>, tally: Arc<Tally>, hang: bool) -> String {
+    let app = Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+        let (secrets, tally) = (secrets.clone(), tally.clone());
+        async move {
+            if hang {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return StatusCode::OK;
+            }
+            let signature = headers.get(SECRET_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let valid = secrets.lock().unwrap().iter().any(|s| therethere::outbound::signature::verify_hex(s.as_bytes(), &body, signature));
+            if !valid {
+                tally.bad_signatures.fetch_add(1, Ordering::Relaxed);
+            }
+            let ulid = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["ulid"].as_str().map(str::to_string)).unwrap_or_default();
+            *tally.by_ulid.lock().unwrap().entry(ulid).or_default() += 1;
+            tally.total.fetch_add(1, Ordering::Relaxed);
+            StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    url
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+const EVENTS: usize = 2_000;
+const DESTINATIONS: usize = 10;
+
+/// Scenarios 1 and 2 (and 5, idle RSS): 2,000 tickets × 10 workspace destinations.
+async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
+    let label = if one_slow { "webhooks, 1 of 10 receivers hanging" } else { "webhooks, fan-out" };
+    let (url, pool) = fresh_database(pg).await;
+    let (_, token) = seed_workspace(&pool).await;
+    let service = Service::start(binary, &url, &[]).await;
+    if !one_slow {
+        println!("idle RSS after start-up: {:.1} MB", service.rss_kb("VmRSS:") as f64 / 1024.0);
+    }
+    let client = reqwest::Client::new();
+    let secrets: Arc<Mutex<Vec<String>>> = Arc::default();
+    let tally = Arc::new(Tally::default());
+    let healthy_url = start_receiver(secrets.clone(), tally.clone(), false).await;
+    let hanging_url = start_receiver(secrets.clone(), Arc::new(Tally::default()), true).await;
+    let mut slow_destination = None;
+    for i in 0..DESTINATIONS {
+        let target = if one_slow && i == 0 { &hanging_url } else { &healthy_url };
+        let created: Value = client
+            .post(format!("{}/api/webhook-destinations", service.base))
+            .bearer_auth(&token)
+            .json(&json!({"scope": "workspace", "url": target, "events": ["ticketOpened"], "name": format!("d{i}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        secrets.lock().unwrap().push(created["secret"].as_str().unwrap().to_string());
+        if one_slow && i == 0 {
+            slow_destination = created["id"].as_i64();
+        }
+    }
+    let healthy_expected = if one_slow { EVENTS * (DESTINATIONS - 1) } else { EVENTS * DESTINATIONS };
+
+    let started = Instant::now();
+    let base = service.base.clone();
+    let creators = futures::stream::iter(0..EVENTS).map(|i| {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        async move {
+            let response = client
+                .post(format!("{base}/api/tickets"))
+                .bearer_auth(&token)
+                .json(&json!({"subject": format!("Ticket {i}"), "body": "Help", "contact": {"name": "Jane", "email": format!("c{i}@example.com")}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    });
+    use futures::StreamExt;
+    creators.buffer_unordered(32).collect::<Vec<()>>().await;
+    let created_in = started.elapsed();
+    let mut peak_rss = 0;
+    loop {
+        peak_rss = peak_rss.max(service.rss_kb("VmRSS:"));
+        let unique = tally.by_ulid.lock().unwrap().len();
+        if unique >= healthy_expected {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "only {unique} of {healthy_expected} arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    let hwm = service.rss_kb("VmHWM:");
+
+    // Every attempt logged (the log is written just after the receiver answers), and
+    // event → first attempt latency from the database's own clock.
+    let slow = slow_destination.unwrap_or(-1);
+    let logged_by = Instant::now() + Duration::from_secs(10);
+    let logged: i64 = loop {
+        let logged: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+             WHERE a.succeeded AND d.destination_id <> $1",
+        )
+        .bind(slow)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if logged as usize >= healthy_expected || Instant::now() > logged_by {
+            break logged;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let mut latencies: Vec<f64> = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM (min(a.started_at) - e.created_at))::float8 * 1000
+         FROM webhook_deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_attempts a ON a.delivery_id = d.id
+         WHERE d.destination_id <> $1 GROUP BY d.id, e.created_at",
+    )
+    .bind(slow)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    latencies.sort_by(f64::total_cmp);
+    let duplicates = tally.total.load(Ordering::Relaxed) - tally.by_ulid.lock().unwrap().len();
+    println!(
+        "{label}: {healthy_expected} healthy deliveries in {:.2} s = {:.0} deliveries/s (tickets created in {:.2} s)",
+        elapsed.as_secs_f64(),
+        healthy_expected as f64 / elapsed.as_secs_f64(),
+        created_in.as_secs_f64()
+    );
+    println!(
+        "{label}: event → first attempt p50 {:.0} ms, p99 {:.0} ms; attempts logged {logged}/{healthy_expected}; bad signatures {}; duplicates {duplicates}",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        tally.bad_signatures.load(Ordering::Relaxed)
+    );
+    println!("{label}: peak RSS {:.1} MB (sampled), high-water {:.1} MB", peak_rss as f64 / 1024.0, hwm as f64 / 1024.0);
+    assert_eq!(logged as usize, healthy_expected, "every healthy delivery has its attempt logged");
+    assert_eq!(tally.bad_signatures.load(Ordering::Relaxed), 0, "every signature verifies");
+    if !one_slow {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!("idle RSS after scenario 1: {:.1} MB", service.rss_kb("VmRSS:") as f64 / 1024.0);
+    }
+    service.stop();
+    pool.close().await;
+}
+
+async fn sidebar(_pg: &EmbeddedPostgres, _binary: &Path) {
+    println!("sidebar scenarios: not yet implemented");
+}
