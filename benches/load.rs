@@ -288,6 +288,164 @@ async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
     pool.close().await;
 }
 
-async fn sidebar(_pg: &EmbeddedPostgres, _binary: &Path) {
-    println!("sidebar scenarios: not yet implemented");
+/// An endpoint answering sidebar data (after `delay`), counting its calls.
+async fn start_endpoint(delay: Duration, calls: Arc<AtomicUsize>) -> String {
+    let body = r#"{"data":[{"name":"Plan","value":"**Pro**","type":"markdown"},{"name":"MRR","value":49.99,"type":"numeric"},{"name":"Since","value":"2025-06-15T00:00:00Z","type":"date"},{"name":"Active","value":true,"type":"boolean"},{"name":"Dashboard","value":"https://app.example.com/u/1","type":"url"}]}"#;
+    let app = Router::new().fallback(move || {
+        let calls = calls.clone();
+        async move {
+            calls.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+            ([("content-type", "application/json")], body)
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://127.0.0.1:{}/sidebar", listener.local_addr().unwrap().port());
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    url
+}
+
+const SECTIONS: usize = 5;
+const CONTACTS: usize = 1_000;
+const AGENTS: usize = 100;
+
+/// Scenarios 3 (cold ticket with one 10 s endpoint) and 4 (warm cache under 100 agents,
+/// and a cold stampede on one contact).
+async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
+    use futures::StreamExt;
+    let (url, pool) = fresh_database(pg).await;
+    let (_, token) = seed_workspace(&pool).await;
+    let service = Service::start(binary, &url, &[]).await;
+    let client = reqwest::Client::new();
+    let api = |path: &str| format!("{}{path}", service.base);
+    let channel: Value = client.post(api("/api/channels")).bearer_auth(&token).json(&json!({"name": "Billing"})).send().await.unwrap().json().await.unwrap();
+    let calls: Vec<Arc<AtomicUsize>> = (0..SECTIONS).map(|_| Arc::default()).collect();
+    let mut section_ids = Vec::new();
+    for (i, count) in calls.iter().enumerate() {
+        let delay = if i == SECTIONS - 1 { Duration::from_secs(10) } else { Duration::ZERO };
+        let endpoint = start_endpoint(delay, count.clone()).await;
+        let section: Value = client
+            .post(api("/api/sidebar-sections"))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("Section {i}"), "endpoint_url": endpoint, "channel_ids": [channel["id"]]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        section_ids.push(section["id"].as_i64().unwrap());
+    }
+    let new_ticket = |i: usize| {
+        let (client, url, token, channel) = (client.clone(), api("/api/tickets"), token.clone(), channel["id"].clone());
+        async move {
+            let t: Value = client
+                .post(url)
+                .bearer_auth(&token)
+                .json(&json!({"subject": "Hi", "body": "Hi", "contact": {"name": "C", "email": format!("c{i}@example.com")}, "channel_id": channel}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            t["id"].as_i64().unwrap()
+        }
+    };
+
+    // Scenario 3: the page, then each section as the browser loads them.
+    let ticket = new_ticket(0).await;
+    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let email: String = sqlx::query_scalar("SELECT email FROM users LIMIT 1").fetch_one(&pool).await.unwrap();
+    browser.post(api("/login")).form(&[("email", email.as_str()), ("password", "bench-password")]).send().await.unwrap();
+    let started = Instant::now();
+    let page = browser.get(api(&format!("/tickets/{ticket}"))).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    page.text().await.unwrap();
+    let page_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let loads = futures::future::join_all(section_ids.iter().map(|sid| {
+        let (browser, url) = (browser.clone(), api(&format!("/tickets/{ticket}/sidebar/{sid}")));
+        async move {
+            let t = Instant::now();
+            let html = browser.get(url).send().await.unwrap().text().await.unwrap();
+            (t.elapsed().as_secs_f64() * 1000.0, html)
+        }
+    }))
+    .await;
+    let fast_max = loads[..SECTIONS - 1].iter().map(|(ms, _)| *ms).fold(0.0, f64::max);
+    let (slow_ms, slow_html) = &loads[SECTIONS - 1];
+    assert!(loads[..SECTIONS - 1].iter().all(|(_, h)| h.contains("section-items")), "fast sections render data");
+    assert!(slow_html.contains("timed out"), "the slow section reports the timeout");
+    println!("sidebar, cold: ticket page HTML in {page_ms:.1} ms; fast sections' data in ≤ {fast_max:.1} ms; 10 s section reported timed out at {:.2} s", slow_ms / 1000.0);
+
+    // Scenario 4: 1,000 contacts, warm cache, 100 agents reloading.
+    let tickets: Vec<i64> = futures::stream::iter(1..=CONTACTS).map(new_ticket).buffer_unordered(32).collect().await;
+    futures::stream::iter(tickets.clone())
+        .map(|t| {
+            let (client, url, token) = (client.clone(), api(&format!("/api/tickets/{t}/sidebar")), token.clone());
+            async move { client.get(url).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap() }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    // The slow section times out for everyone (and is never cached): leave it out of the warm run.
+    client.post(api(&format!("/api/sidebar-sections/{}/disable", section_ids[SECTIONS - 1]))).bearer_auth(&token).send().await.unwrap();
+    let calls_before: usize = calls[..SECTIONS - 1].iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    let run_for = Duration::from_secs(5);
+    let started = Instant::now();
+    let agents = (0..AGENTS).map(|agent| {
+        let (client, token, tickets, base) = (client.clone(), token.clone(), tickets.clone(), service.base.clone());
+        async move {
+            let mut latencies = Vec::new();
+            let mut sections = 0usize;
+            let mut i = agent * 7;
+            while started.elapsed() < run_for {
+                let ticket = tickets[i % tickets.len()];
+                i += 13;
+                let t = Instant::now();
+                let loads: Vec<Value> = client
+                    .get(format!("{base}/api/tickets/{ticket}/sidebar"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                assert!(loads.iter().filter(|l| l["status"] == "ok").all(|l| l["cached"] == true), "warm loads come from the cache");
+                sections += loads.iter().filter(|l| l["status"] == "ok").count();
+            }
+            (latencies, sections)
+        }
+    });
+    let results = futures::future::join_all(agents).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<f64> = results.iter().flat_map(|(l, _)| l.clone()).collect();
+    latencies.sort_by(f64::total_cmp);
+    let sections: usize = results.iter().map(|(_, s)| *s).sum();
+    let calls_after: usize = calls[..SECTIONS - 1].iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    println!(
+        "sidebar, cached: {} requests × {} sections by {AGENTS} agents in {elapsed:.1} s = {:.0} section loads/s; request p50 {:.1} ms, p99 {:.1} ms; endpoint calls during the run: {}",
+        latencies.len(),
+        SECTIONS - 1,
+        sections as f64 / elapsed,
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        calls_after - calls_before
+    );
+
+    // Cold stampede: 100 concurrent loads of one new contact.
+    let fresh = new_ticket(CONTACTS + 1).await;
+    let before: Vec<usize> = calls.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    futures::future::join_all((0..AGENTS).map(|_| {
+        let (client, url, token) = (client.clone(), api(&format!("/api/tickets/{fresh}/sidebar")), token.clone());
+        async move { client.get(url).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap() }
+    }))
+    .await;
+    let per_section: Vec<usize> = calls.iter().zip(&before).map(|(c, b)| c.load(Ordering::Relaxed) - b).collect();
+    println!("sidebar, cold stampede: {AGENTS} concurrent loads of one contact → endpoint calls per section {per_section:?}");
+    assert!(per_section[..SECTIONS - 1].iter().all(|n| *n == 1), "one call per section");
+    service.stop();
+    pool.close().await;
 }
