@@ -20,17 +20,35 @@ use therethere::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
 const SECRET_HEADER: &str = "therethere-signature";
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run());
 }
 
 async fn run() {
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let wants = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
     let binary = build_release();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-postgres");
-    let pg = EmbeddedPostgres::start(&root, ClusterOptions { durable: true, max_connections: 200 }).expect("postgres starts");
-    println!("# therethere benchmarks ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let pg = EmbeddedPostgres::start(
+        &root,
+        ClusterOptions {
+            durable: true,
+            max_connections: 200,
+        },
+    )
+    .expect("postgres starts");
+    println!(
+        "# therethere benchmarks ({} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     if wants("fanout") {
         webhook_fanout(&pg, &binary, false).await;
     }
@@ -55,13 +73,28 @@ fn build_release() -> PathBuf {
 
 /// A fresh database for one scenario, and the URL the service reaches it by.
 async fn fresh_database(pg: &EmbeddedPostgres) -> (String, PgPool) {
-    let name = format!("bench_{}", ulid::Ulid::new().to_string().to_ascii_lowercase());
-    let mut admin = PgConnection::connect_with(&pg.connect_options("postgres")).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let name = format!(
+        "bench_{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    );
+    let mut admin = PgConnection::connect_with(&pg.connect_options("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let pool = db::connect(pg.connect_options(&name), 10).await.unwrap();
     db::migrate(&pool).await.unwrap();
-    let socket = pg.connect_options(&name).get_socket().map(|p| p.display().to_string()).unwrap();
-    (format!("postgres://postgres@localhost/{name}?host={socket}"), pool)
+    let socket = pg
+        .connect_options(&name)
+        .get_socket()
+        .map(|p| p.display().to_string())
+        .unwrap();
+    (
+        format!("postgres://postgres@localhost/{name}?host={socket}"),
+        pool,
+    )
 }
 
 struct Service {
@@ -71,7 +104,11 @@ struct Service {
 
 impl Service {
     async fn start(binary: &Path, database_url: &str, extra: &[(&str, &str)]) -> Service {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut cmd = Command::new(binary);
         cmd.arg("serve")
             .env("DATABASE_URL", database_url)
@@ -87,8 +124,15 @@ impl Service {
         let child = cmd.spawn().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        while reqwest::get(format!("{base}/readyz")).await.map(|r| r.status() != 200).unwrap_or(true) {
-            assert!(started.elapsed() < Duration::from_secs(30), "the service did not start");
+        while reqwest::get(format!("{base}/readyz"))
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the service did not start"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Service { child, base }
@@ -119,7 +163,13 @@ async fn seed_workspace(pool: &PgPool) -> (i64, String) {
     let (ws, owner) = therethere::helpdesk::workspaces::create_workspace(
         &mut tx,
         "Bench",
-        NewUser { name: "Owner", email: &format!("owner-{}@bench.test", ulid::Ulid::new()), handle: "owner", password: "bench-password", role: Role::Owner },
+        NewUser {
+            name: "Owner",
+            email: &format!("owner-{}@bench.test", ulid::Ulid::new()),
+            handle: "owner",
+            password: "bench-password",
+            role: Role::Owner,
+        },
     )
     .await
     .unwrap();
@@ -144,19 +194,30 @@ async fn start_receiver(secrets: Arc<Mutex<Vec<String>>>, tally: Arc<Tally>, han
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 return StatusCode::OK;
             }
-            let signature = headers.get(SECRET_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-            let valid = secrets.lock().unwrap().iter().any(|s| therethere::outbound::signature::verify_hex(s.as_bytes(), &body, signature));
+            let signature = headers
+                .get(SECRET_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let valid = secrets.lock().unwrap().iter().any(|s| {
+                therethere::outbound::signature::verify_hex(s.as_bytes(), &body, signature)
+            });
             if !valid {
                 tally.bad_signatures.fetch_add(1, Ordering::Relaxed);
             }
-            let ulid = serde_json::from_slice::<Value>(&body).ok().and_then(|v| v["ulid"].as_str().map(str::to_string)).unwrap_or_default();
+            let ulid = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v["ulid"].as_str().map(str::to_string))
+                .unwrap_or_default();
             *tally.by_ulid.lock().unwrap().entry(ulid).or_default() += 1;
             tally.total.fetch_add(1, Ordering::Relaxed);
             StatusCode::OK
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+    let url = format!(
+        "http://127.0.0.1:{}/hook",
+        listener.local_addr().unwrap().port()
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.ok() });
     url
 }
@@ -173,12 +234,19 @@ const DESTINATIONS: usize = 10;
 
 /// Scenarios 1 and 2 (and 5, idle RSS): 2,000 tickets × 10 workspace destinations.
 async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
-    let label = if one_slow { "webhooks, 1 of 10 receivers hanging" } else { "webhooks, fan-out" };
+    let label = if one_slow {
+        "webhooks, 1 of 10 receivers hanging"
+    } else {
+        "webhooks, fan-out"
+    };
     let (url, pool) = fresh_database(pg).await;
     let (_, token) = seed_workspace(&pool).await;
     let service = Service::start(binary, &url, &[]).await;
     if !one_slow {
-        println!("idle RSS after start-up: {:.1} MB", service.rss_kb("VmRSS:") as f64 / 1024.0);
+        println!(
+            "idle RSS after start-up: {:.1} MB",
+            service.rss_kb("VmRSS:") as f64 / 1024.0
+        );
     }
     let client = reqwest::Client::new();
     let secrets: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -187,7 +255,11 @@ async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
     let hanging_url = start_receiver(secrets.clone(), Arc::new(Tally::default()), true).await;
     let mut slow_destination = None;
     for i in 0..DESTINATIONS {
-        let target = if one_slow && i == 0 { &hanging_url } else { &healthy_url };
+        let target = if one_slow && i == 0 {
+            &hanging_url
+        } else {
+            &healthy_url
+        };
         let created: Value = client
             .post(format!("{}/api/webhook-destinations", service.base))
             .bearer_auth(&token)
@@ -198,12 +270,19 @@ async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
             .json()
             .await
             .unwrap();
-        secrets.lock().unwrap().push(created["secret"].as_str().unwrap().to_string());
+        secrets
+            .lock()
+            .unwrap()
+            .push(created["secret"].as_str().unwrap().to_string());
         if one_slow && i == 0 {
             slow_destination = created["id"].as_i64();
         }
     }
-    let healthy_expected = if one_slow { EVENTS * (DESTINATIONS - 1) } else { EVENTS * DESTINATIONS };
+    let healthy_expected = if one_slow {
+        EVENTS * (DESTINATIONS - 1)
+    } else {
+        EVENTS * DESTINATIONS
+    };
 
     let started = Instant::now();
     let base = service.base.clone();
@@ -230,7 +309,10 @@ async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
         if unique >= healthy_expected {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(300), "only {unique} of {healthy_expected} arrived");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "only {unique} of {healthy_expected} arrived"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = started.elapsed();
@@ -277,12 +359,26 @@ async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
         percentile(&latencies, 0.99),
         tally.bad_signatures.load(Ordering::Relaxed)
     );
-    println!("{label}: peak RSS {:.1} MB (sampled), high-water {:.1} MB", peak_rss as f64 / 1024.0, hwm as f64 / 1024.0);
-    assert_eq!(logged as usize, healthy_expected, "every healthy delivery has its attempt logged");
-    assert_eq!(tally.bad_signatures.load(Ordering::Relaxed), 0, "every signature verifies");
+    println!(
+        "{label}: peak RSS {:.1} MB (sampled), high-water {:.1} MB",
+        peak_rss as f64 / 1024.0,
+        hwm as f64 / 1024.0
+    );
+    assert_eq!(
+        logged as usize, healthy_expected,
+        "every healthy delivery has its attempt logged"
+    );
+    assert_eq!(
+        tally.bad_signatures.load(Ordering::Relaxed),
+        0,
+        "every signature verifies"
+    );
     if !one_slow {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        println!("idle RSS after scenario 1: {:.1} MB", service.rss_kb("VmRSS:") as f64 / 1024.0);
+        println!(
+            "idle RSS after scenario 1: {:.1} MB",
+            service.rss_kb("VmRSS:") as f64 / 1024.0
+        );
     }
     service.stop();
     pool.close().await;
@@ -300,7 +396,10 @@ async fn start_endpoint(delay: Duration, calls: Arc<AtomicUsize>) -> String {
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://127.0.0.1:{}/sidebar", listener.local_addr().unwrap().port());
+    let url = format!(
+        "http://127.0.0.1:{}/sidebar",
+        listener.local_addr().unwrap().port()
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.ok() });
     url
 }
@@ -318,11 +417,24 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
     let service = Service::start(binary, &url, &[]).await;
     let client = reqwest::Client::new();
     let api = |path: &str| format!("{}{path}", service.base);
-    let channel: Value = client.post(api("/api/channels")).bearer_auth(&token).json(&json!({"name": "Billing"})).send().await.unwrap().json().await.unwrap();
+    let channel: Value = client
+        .post(api("/api/channels"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Billing"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let calls: Vec<Arc<AtomicUsize>> = (0..SECTIONS).map(|_| Arc::default()).collect();
     let mut section_ids = Vec::new();
     for (i, count) in calls.iter().enumerate() {
-        let delay = if i == SECTIONS - 1 { Duration::from_secs(10) } else { Duration::ZERO };
+        let delay = if i == SECTIONS - 1 {
+            Duration::from_secs(10)
+        } else {
+            Duration::ZERO
+        };
         let endpoint = start_endpoint(delay, count.clone()).await;
         let section: Value = client
             .post(api("/api/sidebar-sections"))
@@ -337,7 +449,12 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
         section_ids.push(section["id"].as_i64().unwrap());
     }
     let new_ticket = |i: usize| {
-        let (client, url, token, channel) = (client.clone(), api("/api/tickets"), token.clone(), channel["id"].clone());
+        let (client, url, token, channel) = (
+            client.clone(),
+            api("/api/tickets"),
+            token.clone(),
+            channel["id"].clone(),
+        );
         async move {
             let t: Value = client
                 .post(url)
@@ -355,16 +472,35 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
 
     // Scenario 3: the page, then each section as the browser loads them.
     let ticket = new_ticket(0).await;
-    let browser = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let email: String = sqlx::query_scalar("SELECT email FROM users LIMIT 1").fetch_one(&pool).await.unwrap();
-    browser.post(api("/login")).form(&[("email", email.as_str()), ("password", "bench-password")]).send().await.unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let email: String = sqlx::query_scalar("SELECT email FROM users LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    browser
+        .post(api("/login"))
+        .form(&[("email", email.as_str()), ("password", "bench-password")])
+        .send()
+        .await
+        .unwrap();
     let started = Instant::now();
-    let page = browser.get(api(&format!("/tickets/{ticket}"))).send().await.unwrap();
+    let page = browser
+        .get(api(&format!("/tickets/{ticket}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     page.text().await.unwrap();
     let page_ms = started.elapsed().as_secs_f64() * 1000.0;
     let loads = futures::future::join_all(section_ids.iter().map(|sid| {
-        let (browser, url) = (browser.clone(), api(&format!("/tickets/{ticket}/sidebar/{sid}")));
+        let (browser, url) = (
+            browser.clone(),
+            api(&format!("/tickets/{ticket}/sidebar/{sid}")),
+        );
         async move {
             let t = Instant::now();
             let html = browser.get(url).send().await.unwrap().text().await.unwrap();
@@ -372,29 +508,77 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
         }
     }))
     .await;
-    let fast_max = loads[..SECTIONS - 1].iter().map(|(ms, _)| *ms).fold(0.0, f64::max);
+    let fast_max = loads[..SECTIONS - 1]
+        .iter()
+        .map(|(ms, _)| *ms)
+        .fold(0.0, f64::max);
     let (slow_ms, slow_html) = &loads[SECTIONS - 1];
-    assert!(loads[..SECTIONS - 1].iter().all(|(_, h)| h.contains("section-items")), "fast sections render data");
-    assert!(slow_html.contains("timed out"), "the slow section reports the timeout");
-    println!("sidebar, cold: ticket page HTML in {page_ms:.1} ms; fast sections' data in ≤ {fast_max:.1} ms; 10 s section reported timed out at {:.2} s", slow_ms / 1000.0);
+    assert!(
+        loads[..SECTIONS - 1]
+            .iter()
+            .all(|(_, h)| h.contains("section-items")),
+        "fast sections render data"
+    );
+    assert!(
+        slow_html.contains("timed out"),
+        "the slow section reports the timeout"
+    );
+    println!(
+        "sidebar, cold: ticket page HTML in {page_ms:.1} ms; fast sections' data in ≤ {fast_max:.1} ms; 10 s section reported timed out at {:.2} s",
+        slow_ms / 1000.0
+    );
 
     // Scenario 4: 1,000 contacts, warm cache, 100 agents reloading.
-    let tickets: Vec<i64> = futures::stream::iter(1..=CONTACTS).map(new_ticket).buffer_unordered(32).collect().await;
+    let tickets: Vec<i64> = futures::stream::iter(1..=CONTACTS)
+        .map(new_ticket)
+        .buffer_unordered(32)
+        .collect()
+        .await;
     futures::stream::iter(tickets.clone())
         .map(|t| {
-            let (client, url, token) = (client.clone(), api(&format!("/api/tickets/{t}/sidebar")), token.clone());
-            async move { client.get(url).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap() }
+            let (client, url, token) = (
+                client.clone(),
+                api(&format!("/api/tickets/{t}/sidebar")),
+                token.clone(),
+            );
+            async move {
+                client
+                    .get(url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap()
+            }
         })
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
     // The slow section times out for everyone (and is never cached): leave it out of the warm run.
-    client.post(api(&format!("/api/sidebar-sections/{}/disable", section_ids[SECTIONS - 1]))).bearer_auth(&token).send().await.unwrap();
-    let calls_before: usize = calls[..SECTIONS - 1].iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    client
+        .post(api(&format!(
+            "/api/sidebar-sections/{}/disable",
+            section_ids[SECTIONS - 1]
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let calls_before: usize = calls[..SECTIONS - 1]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum();
     let run_for = Duration::from_secs(5);
     let started = Instant::now();
     let agents = (0..AGENTS).map(|agent| {
-        let (client, token, tickets, base) = (client.clone(), token.clone(), tickets.clone(), service.base.clone());
+        let (client, token, tickets, base) = (
+            client.clone(),
+            token.clone(),
+            tickets.clone(),
+            service.base.clone(),
+        );
         async move {
             let mut latencies = Vec::new();
             let mut sections = 0usize;
@@ -413,7 +597,13 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
                     .await
                     .unwrap();
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                assert!(loads.iter().filter(|l| l["status"] == "ok").all(|l| l["cached"] == true), "warm loads come from the cache");
+                assert!(
+                    loads
+                        .iter()
+                        .filter(|l| l["status"] == "ok")
+                        .all(|l| l["cached"] == true),
+                    "warm loads come from the cache"
+                );
                 sections += loads.iter().filter(|l| l["status"] == "ok").count();
             }
             (latencies, sections)
@@ -424,7 +614,10 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
     let mut latencies: Vec<f64> = results.iter().flat_map(|(l, _)| l.clone()).collect();
     latencies.sort_by(f64::total_cmp);
     let sections: usize = results.iter().map(|(_, s)| *s).sum();
-    let calls_after: usize = calls[..SECTIONS - 1].iter().map(|c| c.load(Ordering::Relaxed)).sum();
+    let calls_after: usize = calls[..SECTIONS - 1]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum();
     println!(
         "sidebar, cached: {} requests × {} sections by {AGENTS} agents in {elapsed:.1} s = {:.0} section loads/s; request p50 {:.1} ms, p99 {:.1} ms; endpoint calls during the run: {}",
         latencies.len(),
@@ -439,13 +632,36 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
     let fresh = new_ticket(CONTACTS + 1).await;
     let before: Vec<usize> = calls.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     futures::future::join_all((0..AGENTS).map(|_| {
-        let (client, url, token) = (client.clone(), api(&format!("/api/tickets/{fresh}/sidebar")), token.clone());
-        async move { client.get(url).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap() }
+        let (client, url, token) = (
+            client.clone(),
+            api(&format!("/api/tickets/{fresh}/sidebar")),
+            token.clone(),
+        );
+        async move {
+            client
+                .get(url)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        }
     }))
     .await;
-    let per_section: Vec<usize> = calls.iter().zip(&before).map(|(c, b)| c.load(Ordering::Relaxed) - b).collect();
-    println!("sidebar, cold stampede: {AGENTS} concurrent loads of one contact → endpoint calls per section {per_section:?}");
-    assert!(per_section[..SECTIONS - 1].iter().all(|n| *n == 1), "one call per section");
+    let per_section: Vec<usize> = calls
+        .iter()
+        .zip(&before)
+        .map(|(c, b)| c.load(Ordering::Relaxed) - b)
+        .collect();
+    println!(
+        "sidebar, cold stampede: {AGENTS} concurrent loads of one contact → endpoint calls per section {per_section:?}"
+    );
+    assert!(
+        per_section[..SECTIONS - 1].iter().all(|n| *n == 1),
+        "one call per section"
+    );
     service.stop();
     pool.close().await;
 }

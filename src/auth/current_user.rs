@@ -90,49 +90,59 @@ pub async fn authenticate(parts: &Parts, pool: &PgPool) -> Result<Option<Current
     }
 }
 
+/// One round trip: the token's user, and whether its last use is stale enough to record.
 async fn user_by_api_token(pool: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
     if !token.starts_with(api_tokens::PREFIX) {
         return Ok(None);
     }
-    let row: Option<(i64, bool)> = sqlx::query_as(
-        "SELECT t.user_id, (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute')
-         FROM api_tokens t WHERE t.token_hash = $1",
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        stale: bool,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role,
+                (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale
+         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
     )
     .bind(secret_token::hash(token))
     .fetch_optional(pool)
     .await?;
-    let Some((user_id, stale)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    if stale {
+    if row.stale {
         // Throttled so a busy integration does not write on every request.
         sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1")
             .bind(secret_token::hash(token))
             .execute(pool)
             .await?;
     }
-    let mut conn = pool.acquire().await?;
-    let user = crate::helpdesk::users::get_user_by_id(&mut conn, user_id).await?;
-    Ok(user.map(|user| CurrentUser {
-        user,
+    Ok(Some(CurrentUser {
+        user: row.user,
         auth: AuthMethod::ApiToken,
     }))
 }
 
 async fn user_by_session(pool: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT user_id, csrf_token FROM sessions WHERE token_hash = $1 AND expires_at > now()",
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        csrf_token: String,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, s.csrf_token
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > now()",
     )
     .bind(secret_token::hash(token))
     .fetch_optional(pool)
     .await?;
-    let Some((user_id, csrf_token)) = row else {
-        return Ok(None);
-    };
-    let mut conn = pool.acquire().await?;
-    let user = crate::helpdesk::users::get_user_by_id(&mut conn, user_id).await?;
-    Ok(user.map(|user| CurrentUser {
-        user,
-        auth: AuthMethod::Session { csrf_token },
+    Ok(row.map(|row| CurrentUser {
+        user: row.user,
+        auth: AuthMethod::Session {
+            csrf_token: row.csrf_token,
+        },
     }))
 }

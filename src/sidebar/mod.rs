@@ -33,9 +33,29 @@ pub async fn load_ticket_sidebar(
     )
     .await?;
     drop(conn);
-    let loads = sections
-        .iter()
-        .map(|section| fetch::load_section(state, section, &ticket.contact, LoadMode::Normal));
+    // One query for every fresh cached answer; only the misses go further.
+    let mut cached = fetch::cached_entries(
+        state.pool(),
+        &sections,
+        ticket.contact.id,
+        state.sidebar().cache_ttl,
+    )
+    .await
+    .unwrap_or_default();
+    let loads = sections.iter().map(|section| {
+        let hit = if section.enabled {
+            cached.remove(&section.id)
+        } else {
+            None
+        };
+        let contact = &ticket.contact;
+        async move {
+            match hit {
+                Some((items, fetched_at)) => fetch::cached_load(section, items, fetched_at),
+                None => fetch::load_section(state, section, contact, LoadMode::Normal).await,
+            }
+        }
+    });
     Ok(futures_util::future::join_all(loads).await)
 }
 

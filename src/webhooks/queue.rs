@@ -119,7 +119,10 @@ pub async fn record_attempt(
         ),
         Err(failure) => (None, None, None, Some(failure.to_string())),
     };
-    let delays: Vec<f64> = (1..policy.max_attempts()).filter_map(|n| policy.delay_after(n)).map(|d| d.as_secs_f64()).collect();
+    let delays: Vec<f64> = (1..policy.max_attempts())
+        .filter_map(|n| policy.delay_after(n))
+        .map(|d| d.as_secs_f64())
+        .collect();
     // $12: automatic attempts count toward the schedule; a resend only records its success.
     sqlx::query(
         "WITH attempt AS (
@@ -201,12 +204,18 @@ impl AttemptRecord {
 
 /// Records many automatic attempts in one statement (the same rules as [`record_attempt`]):
 /// under load this turns thousands of round trips into a few.
-pub async fn record_automatic_batch(pool: &PgPool, records: &[AttemptRecord], policy: &RetryPolicy) -> Result<(), sqlx::Error> {
+pub async fn record_automatic_batch(
+    pool: &PgPool,
+    records: &[AttemptRecord],
+    policy: &RetryPolicy,
+) -> Result<(), sqlx::Error> {
     if records.is_empty() {
         return Ok(());
     }
-    let delays: Vec<f64> =
-        (1..policy.max_attempts()).filter_map(|n| policy.delay_after(n)).map(|d| d.as_secs_f64()).collect();
+    let delays: Vec<f64> = (1..policy.max_attempts())
+        .filter_map(|n| policy.delay_after(n))
+        .map(|d| d.as_secs_f64())
+        .collect();
     sqlx::query(
         "WITH input AS (
              SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::jsonb[], $6::int[],

@@ -31,11 +31,19 @@ struct InFlight {
 impl InFlight {
     fn saturated(&self, cap: usize) -> Vec<i64> {
         let map = self.by_destination.lock().expect("in-flight map lock");
-        map.iter().filter(|(_, n)| **n >= cap).map(|(id, _)| *id).collect()
+        map.iter()
+            .filter(|(_, n)| **n >= cap)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     fn start(&self, destination: i64) {
-        *self.by_destination.lock().expect("in-flight map lock").entry(destination).or_default() += 1;
+        *self
+            .by_destination
+            .lock()
+            .expect("in-flight map lock")
+            .entry(destination)
+            .or_default() += 1;
     }
 
     fn finish(&self, destination: i64) {
@@ -75,15 +83,25 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 Ok(batch) => {
                     claimed_full_batch = batch.len() == limit;
                     for delivery in batch {
-                        let permit = slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+                        let permit = slots
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .expect("the semaphore is never closed");
                         in_flight.start(delivery.destination_id);
-                        let (state, in_flight, records) = (state.clone(), in_flight.clone(), records.clone());
+                        let (state, in_flight, records) =
+                            (state.clone(), in_flight.clone(), records.clone());
                         tokio::spawn(async move {
                             let destination = delivery.destination_id;
                             let started_at = Utc::now();
-                            let exchange = queue::attempt(&state.outbound().webhooks, &delivery).await;
+                            let exchange =
+                                queue::attempt(&state.outbound().webhooks, &delivery).await;
                             // The delivery stays leased until its record is written.
-                            let _ = records.send(queue::AttemptRecord::new(delivery.id, started_at, &exchange));
+                            let _ = records.send(queue::AttemptRecord::new(
+                                delivery.id,
+                                started_at,
+                                &exchange,
+                            ));
                             drop(permit);
                             in_flight.finish(destination);
                         });
@@ -121,13 +139,20 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         }
     }
     // Let attempts under way finish and record; unclaimed work stays queued for next time.
-    let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(settings.concurrency as u32)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        slots.acquire_many(settings.concurrency as u32),
+    )
+    .await;
     drop(records);
     let _ = recorder.await;
 }
 
 /// Writes finished attempts in batches: whatever arrived while the previous write ran.
-async fn record_batches(state: AppState, mut recorded: mpsc::UnboundedReceiver<queue::AttemptRecord>) {
+async fn record_batches(
+    state: AppState,
+    mut recorded: mpsc::UnboundedReceiver<queue::AttemptRecord>,
+) {
     let policy = state.config().webhooks.retry.clone();
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while recorded.recv_many(&mut batch, RECORD_BATCH).await > 0 {
@@ -142,7 +167,10 @@ async fn record_batches(state: AppState, mut recorded: mpsc::UnboundedReceiver<q
 async fn listen(state: &AppState) -> Option<PgListener> {
     let mut listener = PgListener::connect_with(state.pool()).await.ok()?;
     listener
-        .listen_all([crate::helpdesk::events::NOTIFY_CHANNEL, fanout::NOTIFY_CHANNEL])
+        .listen_all([
+            crate::helpdesk::events::NOTIFY_CHANNEL,
+            fanout::NOTIFY_CHANNEL,
+        ])
         .await
         .ok()?;
     Some(listener)
@@ -152,4 +180,3 @@ async fn fan_out_all(state: &AppState) -> Result<(), sqlx::Error> {
     while fanout::fan_out_pending(state.pool(), state.config(), FAN_OUT_BATCH).await? > 0 {}
     Ok(())
 }
-
