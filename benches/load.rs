@@ -50,10 +50,15 @@ async fn run() {
             .unwrap_or(1)
     );
     if wants("fanout") {
-        webhook_fanout(&pg, &binary, false).await;
+        webhook_fanout(&pg, &binary, false, None).await;
     }
     if wants("slow") {
-        webhook_fanout(&pg, &binary, true).await;
+        webhook_fanout(&pg, &binary, true, None).await;
+    }
+    if wants("paced") {
+        // 200 tickets/s × 10 destinations = the 2,000 deliveries/s target, offered steadily.
+        webhook_fanout(&pg, &binary, false, Some(200)).await;
+        webhook_fanout(&pg, &binary, true, Some(200)).await;
     }
     if wants("sidebar") {
         sidebar(&pg, &binary).await;
@@ -233,12 +238,15 @@ const EVENTS: usize = 2_000;
 const DESTINATIONS: usize = 10;
 
 /// Scenarios 1 and 2 (and 5, idle RSS): 2,000 tickets × 10 workspace destinations.
-async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
-    let label = if one_slow {
-        "webhooks, 1 of 10 receivers hanging"
-    } else {
-        "webhooks, fan-out"
+async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool, paced: Option<u64>) {
+    let label = match (one_slow, paced) {
+        (false, None) => "webhooks, fan-out".to_string(),
+        (true, None) => "webhooks, 1 of 10 receivers hanging".to_string(),
+        (false, Some(rate)) => format!("webhooks, paced at {rate} tickets/s"),
+        (true, Some(rate)) => format!("webhooks, paced at {rate} tickets/s, 1 of 10 hanging"),
     };
+    let label = label.as_str();
+    let first_run = !one_slow && paced.is_none();
     let (url, pool) = fresh_database(pg).await;
     let (_, token) = seed_workspace(&pool).await;
     let service = Service::start(binary, &url, &[]).await;
@@ -289,6 +297,11 @@ async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
     let creators = futures::stream::iter(0..EVENTS).map(|i| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
         async move {
+            if let Some(rate) = paced {
+                // Offer ticket i at its slot in a steady schedule.
+                let at = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                tokio::time::sleep_until(at.into()).await;
+            }
             let response = client
                 .post(format!("{base}/api/tickets"))
                 .bearer_auth(&token)
@@ -373,7 +386,7 @@ async fn webhook_fanout(pg: &EmbeddedPostgres, binary: &Path, one_slow: bool) {
         0,
         "every signature verifies"
     );
-    if !one_slow {
+    if first_run {
         tokio::time::sleep(Duration::from_secs(2)).await;
         println!(
             "idle RSS after scenario 1: {:.1} MB",
