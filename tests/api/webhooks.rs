@@ -443,11 +443,11 @@ async fn failures_are_retried_three_times_in_all_waiting_as_configured() {
     let gap1 = (at(1) - at(0)).num_milliseconds() - ms(0);
     let gap2 = (at(2) - at(1)).num_milliseconds() - ms(1);
     assert!(
-        (1000..1900).contains(&gap1),
+        (1000..2500).contains(&gap1),
         "waited {gap1} ms after the first failure"
     );
     assert!(
-        (2000..2900).contains(&gap2),
+        (2000..3500).contains(&gap2),
         "waited {gap2} ms after the second failure"
     );
     assert!(attempts.iter().all(|a| a["response_status"] == 500));
