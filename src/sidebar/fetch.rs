@@ -56,6 +56,8 @@ pub enum LoadMode {
     Normal,
     /// An agent asked for fresh data: call the endpoint even if the cache is fresh.
     Refresh,
+    /// The caller has just read the cache and found nothing fresh: don't read it again.
+    AfterCacheMiss,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -18,21 +18,26 @@ use crate::state::AppState;
 pub use fetch::{LoadMode, LoadStatus, SectionLoad, SidebarRuntime};
 use sections::Section;
 
+/// The ticket and the sections of its channel, in the admin's order (disabled ones included).
+async fn ticket_and_sections(
+    state: &AppState,
+    workspace_id: i64,
+    ticket_id: i64,
+) -> Result<(crate::helpdesk::tickets::Ticket, Vec<Section>), AppError> {
+    let mut conn = state.pool().acquire().await?;
+    let ticket = get_ticket(&mut conn, workspace_id, ticket_id).await?;
+    let channel_id = ticket.channel.as_ref().map(|c| c.id);
+    let sections = sections::sections_for_channel(&mut conn, workspace_id, channel_id).await?;
+    Ok((ticket, sections))
+}
+
 /// Every section of the ticket's channel, loaded in parallel, in the admin's order.
 pub async fn load_ticket_sidebar(
     state: &AppState,
     workspace_id: i64,
     ticket_id: i64,
 ) -> Result<Vec<SectionLoad>, AppError> {
-    let mut conn = state.pool().acquire().await?;
-    let ticket = get_ticket(&mut conn, workspace_id, ticket_id).await?;
-    let sections = sections::sections_for_channel(
-        &mut conn,
-        workspace_id,
-        ticket.channel.as_ref().map(|c| c.id),
-    )
-    .await?;
-    drop(conn);
+    let (ticket, sections) = ticket_and_sections(state, workspace_id, ticket_id).await?;
     // One query for every fresh cached answer; only the misses go further.
     let mut cached = fetch::cached_entries(
         state.pool(),
@@ -52,7 +57,9 @@ pub async fn load_ticket_sidebar(
         async move {
             match hit {
                 Some((items, fetched_at)) => fetch::cached_load(section, items, fetched_at),
-                None => fetch::load_section(state, section, contact, LoadMode::Normal).await,
+                None => {
+                    fetch::load_section(state, section, contact, LoadMode::AfterCacheMiss).await
+                }
             }
         }
     });
@@ -74,15 +81,7 @@ pub async fn load_ticket_section(
     section_id: i64,
     mode: LoadMode,
 ) -> Result<Result<SectionLoad, RefreshTooSoon>, AppError> {
-    let mut conn = state.pool().acquire().await?;
-    let ticket = get_ticket(&mut conn, workspace_id, ticket_id).await?;
-    let sections = sections::sections_for_channel(
-        &mut conn,
-        workspace_id,
-        ticket.channel.as_ref().map(|c| c.id),
-    )
-    .await?;
-    drop(conn);
+    let (ticket, sections) = ticket_and_sections(state, workspace_id, ticket_id).await?;
     let section = sections
         .into_iter()
         .find(|s| s.id == section_id)

@@ -10,9 +10,9 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::destinations::{Destination, get_destination};
+use super::fanout;
 use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
-use super::queue::{self, ClaimedDelivery, Trigger};
-use super::{fanout, retry::RetryPolicy};
+use super::queue::{self, AttemptRecord, ClaimedDelivery};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::helpdesk::new_ulid;
@@ -207,7 +207,6 @@ pub async fn get_delivery(
 pub async fn resend(
     pool: &PgPool,
     client: &OutboundClient,
-    policy: &RetryPolicy,
     user: &CurrentUser,
     id: i64,
 ) -> Result<DeliveryDetail, AppError> {
@@ -223,7 +222,7 @@ pub async fn resend(
     };
     let started_at = Utc::now();
     let exchange = queue::attempt(client, &claimed).await;
-    queue::record_attempt(pool, id, started_at, &exchange, Trigger::Resend, policy).await?;
+    queue::record_resend(pool, &AttemptRecord::new(id, started_at, &exchange)).await?;
     Ok(get_delivery(pool, user, id).await?.1)
 }
 

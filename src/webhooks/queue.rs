@@ -92,76 +92,35 @@ pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exc
         .await
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Automatic,
-    Resend,
-}
-
-/// Records an attempt and moves the delivery on, in one statement: delivered on a 2xx only;
-/// otherwise scheduled again after the policy's wait, or failed after the last attempt. A
-/// resend never changes the automatic schedule, but its success marks the delivery delivered.
-pub async fn record_attempt(
-    pool: &PgPool,
-    delivery_id: i64,
-    started_at: DateTime<Utc>,
-    exchange: &Exchange,
-    trigger: Trigger,
-    policy: &RetryPolicy,
-) -> Result<(), sqlx::Error> {
-    let succeeded = exchange.is_success();
-    let (status, headers, body, error) = match &exchange.outcome {
-        Ok(r) => (
-            Some(i32::from(r.status)),
-            Some(json!(r.headers)),
-            Some(String::from_utf8_lossy(&r.body).into_owned()),
-            (!r.is_success()).then(|| format!("HTTP {}", r.status)),
-        ),
-        Err(failure) => (None, None, None, Some(failure.to_string())),
-    };
-    let delays: Vec<f64> = (1..policy.max_attempts())
-        .filter_map(|n| policy.delay_after(n))
-        .map(|d| d.as_secs_f64())
-        .collect();
-    // $12: automatic attempts count toward the schedule; a resend only records its success.
+/// Records a resend: logged as such; it never changes the automatic schedule, but its success
+/// marks the delivery delivered. (Automatic attempts go through [`record_automatic_batch`].)
+pub async fn record_resend(pool: &PgPool, record: &AttemptRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH attempt AS (
              INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                            response_status, response_headers, response_body, error, succeeded)
-             VALUES ($1, CASE WHEN $12 THEN 'automatic' ELSE 'resend' END, $2, $3, $4, $5, $6, $7, $8, $9, $10))
+             VALUES ($1, 'resend', $2, $3, $4, $5, $6, $7, $8, $9, $10))
          UPDATE webhook_deliveries SET
-             attempts = attempts + CASE WHEN $12 THEN 1 ELSE 0 END,
-             status = CASE
-                 WHEN $10 THEN 'succeeded'
-                 WHEN NOT $12 THEN status
-                 WHEN attempts + 1 > cardinality($11::float8[]) THEN 'failed'
-                 ELSE 'pending' END,
-             next_attempt_at = CASE
-                 WHEN $12 AND NOT $10 AND attempts + 1 <= cardinality($11::float8[])
-                 THEN now() + make_interval(secs => ($11::float8[])[attempts + 1])
-                 ELSE next_attempt_at END,
-             locked_until = CASE WHEN $12 THEN NULL ELSE locked_until END,
+             status = CASE WHEN $10 THEN 'succeeded' ELSE status END,
              updated_at = now()
          WHERE id = $1",
     )
-    .bind(delivery_id)
-    .bind(started_at)
-    .bind(exchange.duration.as_millis().min(i32::MAX as u128) as i32)
-    .bind(&exchange.request.url)
-    .bind(json!(exchange.request.headers))
-    .bind(status)
-    .bind(headers)
-    .bind(body)
-    .bind(error)
-    .bind(succeeded)
-    .bind(&delays)
-    .bind(trigger == Trigger::Automatic)
+    .bind(record.delivery_id)
+    .bind(record.started_at)
+    .bind(record.duration_ms)
+    .bind(&record.url)
+    .bind(&record.request_headers)
+    .bind(record.response_status)
+    .bind(&record.response_headers)
+    .bind(&record.response_body)
+    .bind(&record.error)
+    .bind(record.succeeded)
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// One automatic attempt's outcome, waiting to be written with others in one statement.
+/// One attempt's outcome as the log stores it (automatic ones wait to be written in batches).
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: i64,
@@ -202,7 +161,8 @@ impl AttemptRecord {
     }
 }
 
-/// Records many automatic attempts in one statement (the same rules as [`record_attempt`]):
+/// Records many automatic attempts in one statement: delivered on a 2xx only; otherwise
+/// scheduled again after the policy's wait, or failed after the last attempt.
 /// under load this turns thousands of round trips into a few.
 pub async fn record_automatic_batch(
     pool: &PgPool,

@@ -150,15 +150,7 @@ pub async fn resend_delivery(
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<DeliveryDetail>, AppError> {
-    let policy = &state.config().webhooks.retry;
     Ok(AppJson(
-        deliveries::resend(
-            state.pool(),
-            &state.outbound().webhooks,
-            policy,
-            &current,
-            id,
-        )
-        .await?,
+        deliveries::resend(state.pool(), &state.outbound().webhooks, &current, id).await?,
     ))
 }

@@ -126,6 +126,48 @@ pub struct BodyForm {
     body: String,
 }
 
+/// The two composers on the ticket page.
+#[derive(Clone, Copy)]
+enum Composer {
+    Reply,
+    Note,
+}
+
+/// After a composer posts: back to the ticket with a flash, or, when the text was refused,
+/// the page again with the error under that composer and what was typed kept.
+async fn after_compose(
+    state: &AppState,
+    user: &crate::auth::CurrentUser,
+    id: i64,
+    jar: CookieJar,
+    composer: Composer,
+    body: String,
+    posted: Result<(), AppError>,
+) -> Result<Response, PageError> {
+    match posted {
+        Ok(()) => {
+            let done = match composer {
+                Composer::Reply => "Reply sent.",
+                Composer::Note => "Note added.",
+            };
+            Ok((
+                flash::set(jar, done),
+                Redirect::to(&format!("/tickets/{id}")),
+            )
+                .into_response())
+        }
+        Err(AppError::Validation { message, .. }) => {
+            let mut page = show_page(state, user, id, None).await?;
+            match composer {
+                Composer::Reply => (page.reply_draft, page.reply_error) = (body, Some(message)),
+                Composer::Note => (page.note_draft, page.note_error) = (body, Some(message)),
+            }
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 pub async fn reply(
     State(state): State<AppState>,
     PageUser(user): PageUser,
@@ -133,7 +175,7 @@ pub async fn reply(
     jar: CookieJar,
     Form(form): Form<BodyForm>,
 ) -> Result<Response, PageError> {
-    match messages::add_agent_reply(
+    let posted = messages::add_agent_reply(
         state.pool(),
         user.user.workspace_id,
         id,
@@ -141,20 +183,8 @@ pub async fn reply(
         &form.body,
     )
     .await
-    {
-        Ok(_) => Ok((
-            flash::set(jar, "Reply sent."),
-            Redirect::to(&format!("/tickets/{id}")),
-        )
-            .into_response()),
-        Err(AppError::Validation { message, .. }) => {
-            let mut page = show_page(&state, &user, id, None).await?;
-            page.reply_draft = form.body;
-            page.reply_error = Some(message);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
+    .map(|_| ());
+    after_compose(&state, &user, id, jar, Composer::Reply, form.body, posted).await
 }
 
 pub async fn note(
@@ -164,7 +194,7 @@ pub async fn note(
     jar: CookieJar,
     Form(form): Form<BodyForm>,
 ) -> Result<Response, PageError> {
-    match notes::add_note(
+    let posted = notes::add_note(
         state.pool(),
         user.user.workspace_id,
         id,
@@ -172,20 +202,8 @@ pub async fn note(
         &form.body,
     )
     .await
-    {
-        Ok(_) => Ok((
-            flash::set(jar, "Note added."),
-            Redirect::to(&format!("/tickets/{id}")),
-        )
-            .into_response()),
-        Err(AppError::Validation { message, .. }) => {
-            let mut page = show_page(&state, &user, id, None).await?;
-            page.note_draft = form.body;
-            page.note_error = Some(message);
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-        }
-        Err(other) => Err(other.into()),
-    }
+    .map(|_| ());
+    after_compose(&state, &user, id, jar, Composer::Note, form.body, posted).await
 }
 
 #[derive(Deserialize)]

@@ -463,9 +463,7 @@ pub async fn resend(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let policy = &state.config().webhooks.retry;
-    let detail =
-        deliveries::resend(state.pool(), &state.outbound().webhooks, policy, &user, id).await?;
+    let detail = deliveries::resend(state.pool(), &state.outbound().webhooks, &user, id).await?;
     let last = detail.attempts_detail.last();
     let message = match last {
         Some(a) if a.succeeded => {
