@@ -28,22 +28,48 @@ pub struct ClaimedDelivery {
     pub secret: String,
 }
 
-/// Claims up to `limit` due deliveries, skipping destinations in `saturated` (those with as
-/// many attempts under way as they may have), so one slow receiver cannot take every slot.
+/// How many more attempts each destination may have under way on this instance.
+#[derive(Debug, Default, Clone)]
+pub struct DestinationRoom {
+    /// Destinations with no room left: their backlog is not even looked at.
+    pub full: Vec<i64>,
+    /// Destinations with some attempts under way, and how many more they may start.
+    pub partial: Vec<(i64, i32)>,
+    /// The room of every other destination.
+    pub per_destination: i32,
+}
+
+/// Claims up to `limit` due deliveries, oldest first, but no more from one destination than
+/// its room: a receiver that hangs holds at most its share of the slots, however much of its
+/// backlog sits at the head of the queue. Looks at the first `2 × limit` candidates only, so a
+/// claim may come back short while a destination fills up; claiming again then finds the rest.
 pub async fn claim_due(
     pool: &PgPool,
     limit: i64,
     lease: Duration,
-    saturated: &[i64],
+    room: &DestinationRoom,
 ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    let (partial_ids, partial_room): (Vec<i64>, Vec<i32>) = room.partial.iter().copied().unzip();
     sqlx::query_as(
-        "WITH due AS (
-             SELECT d.id FROM webhook_deliveries d
+        "WITH head AS (
+             SELECT d.id, d.destination_id, d.next_attempt_at FROM webhook_deliveries d
              JOIN webhook_destinations w ON w.id = d.destination_id AND w.enabled
              WHERE d.status = 'pending' AND d.next_attempt_at <= now()
                AND (d.locked_until IS NULL OR d.locked_until < now())
                AND NOT (d.destination_id = ANY($3))
              ORDER BY d.next_attempt_at, d.id
+             LIMIT $1 * 2),
+         ranked AS (
+             SELECT h.id, h.next_attempt_at,
+                    row_number() OVER (PARTITION BY h.destination_id ORDER BY h.next_attempt_at, h.id) AS n,
+                    coalesce(r.room, $6) AS room
+             FROM head h LEFT JOIN unnest($4::bigint[], $5::int[]) AS r(destination_id, room)
+                  ON r.destination_id = h.destination_id),
+         due AS (
+             SELECT d.id FROM webhook_deliveries d JOIN ranked k ON k.id = d.id
+             WHERE k.n <= k.room AND d.status = 'pending'
+               AND (d.locked_until IS NULL OR d.locked_until < now())
+             ORDER BY k.next_attempt_at, k.id
              LIMIT $1
              FOR UPDATE OF d SKIP LOCKED)
          UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
@@ -53,7 +79,10 @@ pub async fn claim_due(
     )
     .bind(limit)
     .bind(lease.as_secs_f64())
-    .bind(saturated)
+    .bind(&room.full)
+    .bind(&partial_ids)
+    .bind(&partial_room)
+    .bind(room.per_destination)
     .fetch_all(pool)
     .await
 }

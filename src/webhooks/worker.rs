@@ -29,12 +29,27 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn saturated(&self, cap: usize) -> Vec<i64> {
+    /// Each destination's room under `cap`, for the claim.
+    fn room(&self, cap: usize) -> queue::DestinationRoom {
         let map = self.by_destination.lock().expect("in-flight map lock");
-        map.iter()
-            .filter(|(_, n)| **n >= cap)
-            .map(|(id, _)| *id)
-            .collect()
+        let mut room = queue::DestinationRoom {
+            per_destination: i32::try_from(cap).unwrap_or(i32::MAX),
+            ..Default::default()
+        };
+        for (&id, &n) in map.iter() {
+            match cap.saturating_sub(n) {
+                0 => room.full.push(id),
+                left => room
+                    .partial
+                    .push((id, i32::try_from(left).unwrap_or(i32::MAX))),
+            }
+        }
+        room
+    }
+
+    fn is_full(&self, destination: i64, cap: usize) -> bool {
+        let map = self.by_destination.lock().expect("in-flight map lock");
+        map.get(&destination).is_some_and(|n| *n >= cap)
     }
 
     fn start(&self, destination: i64) {
@@ -74,14 +89,18 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         if let Err(err) = fan_out_all(&state).await {
             tracing::warn!(error = %err, "webhook fan-out failed; will retry");
         }
-        let mut claimed_full_batch = false;
+        let mut claim_again = false;
         let free = slots.available_permits();
         if free > 0 {
-            let saturated = in_flight.saturated(settings.destination_concurrency);
+            let cap = settings.destination_concurrency;
+            let room = in_flight.room(cap);
             let limit = free.min(CLAIM_BATCH);
-            match queue::claim_due(state.pool(), limit as i64, settings.lease, &saturated).await {
+            match queue::claim_due(state.pool(), limit as i64, settings.lease, &room).await {
                 Ok(batch) => {
-                    claimed_full_batch = batch.len() == limit;
+                    let short = batch.len() < limit;
+                    let mut destinations: Vec<i64> =
+                        batch.iter().map(|d| d.destination_id).collect();
+                    destinations.dedup();
                     for delivery in batch {
                         let permit = slots
                             .clone()
@@ -106,6 +125,9 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                             in_flight.finish(destination);
                         });
                     }
+                    // A short batch may only mean that a destination filled up: the next
+                    // claim skips it and finds the rest.
+                    claim_again = !short || destinations.iter().any(|d| in_flight.is_full(*d, cap));
                 }
                 Err(err) => tracing::warn!(error = %err, "claiming webhook deliveries failed"),
             }
@@ -118,7 +140,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                 Err(err) => tracing::warn!(error = %err, "pruning webhook deliveries failed"),
             }
         }
-        if claimed_full_batch && slots.available_permits() > 0 {
+        if claim_again && slots.available_permits() > 0 {
             continue;
         }
         let notified = async {
