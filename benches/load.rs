@@ -43,6 +43,7 @@ async fn run() {
         },
     )
     .expect("postgres starts");
+    drop_previous_databases(&pg).await;
     println!(
         "# therethere benchmarks ({} cores)",
         std::thread::available_parallelism()
@@ -65,7 +66,12 @@ async fn run() {
     }
 }
 
+/// The release binary: built here, or the one `THERETHERE_BINARY` names (to compare two
+/// builds in turn on the same machine).
 fn build_release() -> PathBuf {
+    if let Some(binary) = std::env::var_os("THERETHERE_BINARY") {
+        return PathBuf::from(binary);
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "--release", "--bin", "therethere"])
@@ -74,6 +80,24 @@ fn build_release() -> PathBuf {
         .expect("cargo runs");
     assert!(status.success(), "the release build failed");
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/therethere")
+}
+
+/// The last run's databases are kept for inspection until the next run starts.
+async fn drop_previous_databases(pg: &EmbeddedPostgres) {
+    let mut admin = PgConnection::connect_with(&pg.connect_options("postgres"))
+        .await
+        .unwrap();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    for name in names {
+        sqlx::query(&format!("DROP DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
 }
 
 /// A fresh database for one scenario, and the URL the service reaches it by.

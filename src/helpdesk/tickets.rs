@@ -232,7 +232,9 @@ pub async fn receive_ticket(
     let contact =
         upsert_contact(&mut tx, workspace_id, &new.contact.name, &new.contact.email).await?;
     let number: i32 = sqlx::query_scalar(
-        "UPDATE workspaces SET last_ticket_number = last_ticket_number + 1 WHERE id = $1 RETURNING last_ticket_number",
+        "INSERT INTO ticket_numbers AS n (workspace_id, last_number) VALUES ($1, 1)
+         ON CONFLICT (workspace_id) DO UPDATE SET last_number = n.last_number + 1
+         RETURNING last_number",
     )
     .bind(workspace_id)
     .fetch_one(&mut *tx)

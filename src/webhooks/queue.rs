@@ -40,9 +40,9 @@ pub struct DestinationRoom {
 }
 
 /// Claims up to `limit` due deliveries, oldest first, but no more from one destination than
-/// its room: a receiver that hangs holds at most its share of the slots, however much of its
-/// backlog sits at the head of the queue. Looks at the first `2 × limit` candidates only, so a
-/// claim may come back short while a destination fills up; claiming again then finds the rest.
+/// its room: a receiver that hangs holds at most its share of the slots, and its backlog is
+/// skipped without being read. Destinations with pending deliveries are found by a loose
+/// index scan (one probe each), then each gives its oldest due deliveries up to its room.
 pub async fn claim_due(
     pool: &PgPool,
     limit: i64,
@@ -51,24 +51,31 @@ pub async fn claim_due(
 ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
     let (partial_ids, partial_room): (Vec<i64>, Vec<i32>) = room.partial.iter().copied().unzip();
     sqlx::query_as(
-        "WITH head AS (
-             SELECT d.id, d.destination_id, d.next_attempt_at FROM webhook_deliveries d
-             JOIN webhook_destinations w ON w.id = d.destination_id AND w.enabled
-             WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-               AND (d.locked_until IS NULL OR d.locked_until < now())
-               AND NOT (d.destination_id = ANY($3))
-             ORDER BY d.next_attempt_at, d.id
-             LIMIT $1 * 2),
-         ranked AS (
-             SELECT h.id, h.next_attempt_at,
-                    row_number() OVER (PARTITION BY h.destination_id ORDER BY h.next_attempt_at, h.id) AS n,
-                    coalesce(r.room, $6) AS room
-             FROM head h LEFT JOIN unnest($4::bigint[], $5::int[]) AS r(destination_id, room)
-                  ON r.destination_id = h.destination_id),
+        "WITH RECURSIVE pending_destinations AS (
+             (SELECT destination_id FROM webhook_deliveries WHERE status = 'pending'
+              ORDER BY destination_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT x.destination_id FROM webhook_deliveries x
+                     WHERE x.status = 'pending' AND x.destination_id > p.destination_id
+                     ORDER BY x.destination_id LIMIT 1)
+             FROM pending_destinations p WHERE p.destination_id IS NOT NULL),
+         candidates AS (
+             SELECT c.id, c.next_attempt_at
+             FROM pending_destinations p
+             JOIN webhook_destinations w ON w.id = p.destination_id AND w.enabled
+             LEFT JOIN unnest($4::bigint[], $5::int[]) AS r(destination_id, room)
+                  ON r.destination_id = p.destination_id
+             CROSS JOIN LATERAL (
+                 SELECT x.id, x.next_attempt_at FROM webhook_deliveries x
+                 WHERE x.destination_id = p.destination_id AND x.status = 'pending'
+                   AND x.next_attempt_at <= now()
+                   AND (x.locked_until IS NULL OR x.locked_until < now())
+                 ORDER BY x.next_attempt_at, x.id
+                 LIMIT coalesce(r.room, $6)) c
+             WHERE NOT (p.destination_id = ANY($3))),
          due AS (
-             SELECT d.id FROM webhook_deliveries d JOIN ranked k ON k.id = d.id
-             WHERE k.n <= k.room AND d.status = 'pending'
-               AND (d.locked_until IS NULL OR d.locked_until < now())
+             SELECT d.id FROM webhook_deliveries d JOIN candidates k ON k.id = d.id
+             WHERE d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
              ORDER BY k.next_attempt_at, k.id
              LIMIT $1
              FOR UPDATE OF d SKIP LOCKED)

@@ -1,7 +1,8 @@
-//! The webhook worker: fans out new events and delivers due deliveries, woken by NOTIFY, by a
-//! finished attempt freeing a slot, and by a short poll. Attempts run concurrently up to a
-//! limit per instance and a smaller limit per destination, so a receiver that always times out
-//! holds a few slots while healthy receivers keep flowing through the rest.
+//! The webhook worker: a fan-out task turns new events into deliveries (woken by NOTIFY), and
+//! the delivery loop claims and attempts due deliveries, woken by NOTIFY, by a finished
+//! attempt freeing a slot, and by a short poll. Attempts run concurrently up to a limit per
+//! instance and a smaller limit per destination, so a receiver that always times out holds
+//! a few slots while healthy receivers keep flowing through the rest.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,11 +48,6 @@ impl InFlight {
         room
     }
 
-    fn is_full(&self, destination: i64, cap: usize) -> bool {
-        let map = self.by_destination.lock().expect("in-flight map lock");
-        map.get(&destination).is_some_and(|n| *n >= cap)
-    }
-
     fn start(&self, destination: i64) {
         *self
             .by_destination
@@ -80,14 +76,13 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     let recorder = tokio::spawn(record_batches(state.clone(), recorded));
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let in_flight = Arc::new(InFlight::default());
-    let mut listener = listen(&state).await;
+    // Fan-out runs beside delivery: events arriving steadily must not hold up attempts.
+    let fan_out = tokio::spawn(fan_out_loop(state.clone(), cancel.clone()));
+    let mut listener = listen(&state, fanout::NOTIFY_CHANNEL).await;
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
     loop {
         if cancel.is_cancelled() {
             break;
-        }
-        if let Err(err) = fan_out_all(&state).await {
-            tracing::warn!(error = %err, "webhook fan-out failed; will retry");
         }
         let mut claim_again = false;
         let free = slots.available_permits();
@@ -97,10 +92,9 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             let limit = free.min(CLAIM_BATCH);
             match queue::claim_due(state.pool(), limit as i64, settings.lease, &room).await {
                 Ok(batch) => {
-                    let short = batch.len() < limit;
-                    let mut destinations: Vec<i64> =
-                        batch.iter().map(|d| d.destination_id).collect();
-                    destinations.dedup();
+                    // Every destination gave what its room allows: a short batch means
+                    // nothing more is due for now.
+                    claim_again = batch.len() == limit;
                     for delivery in batch {
                         let permit = slots
                             .clone()
@@ -125,9 +119,6 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                             in_flight.finish(destination);
                         });
                     }
-                    // A short batch may only mean that a destination filled up: the next
-                    // claim skips it and finds the rest.
-                    claim_again = !short || destinations.iter().any(|d| in_flight.is_full(*d, cap));
                 }
                 Err(err) => tracing::warn!(error = %err, "claiming webhook deliveries failed"),
             }
@@ -143,23 +134,14 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         if claim_again && slots.available_permits() > 0 {
             continue;
         }
-        let notified = async {
-            match listener.as_mut() {
-                Some(l) => {
-                    if l.recv().await.is_err() {
-                        tokio::time::sleep(POLL_INTERVAL).await;
-                    }
-                }
-                None => tokio::time::sleep(POLL_INTERVAL).await,
-            }
-        };
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = notified => {},
+            _ = notified(&mut listener) => {},
             _ = in_flight.freed.notified() => {},
             _ = tokio::time::sleep(POLL_INTERVAL) => {},
         }
     }
+    let _ = fan_out.await;
     // Let attempts under way finish and record; unclaimed work stays queued for next time.
     let _ = tokio::time::timeout(
         Duration::from_secs(10),
@@ -186,19 +168,43 @@ async fn record_batches(
     }
 }
 
-async fn listen(state: &AppState) -> Option<PgListener> {
+/// Turns new events into deliveries, a batch at a time, whenever events are committed.
+async fn fan_out_loop(state: AppState, cancel: CancellationToken) {
+    let mut listener = listen(&state, crate::helpdesk::events::NOTIFY_CHANNEL).await;
+    while !cancel.is_cancelled() {
+        loop {
+            match fanout::fan_out_pending(state.pool(), state.config(), FAN_OUT_BATCH).await {
+                Ok(0) => break,
+                Ok(_) if cancel.is_cancelled() => return,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "webhook fan-out failed; will retry");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = notified(&mut listener) => {},
+            _ = tokio::time::sleep(POLL_INTERVAL) => {},
+        }
+    }
+}
+
+async fn listen(state: &AppState, channel: &str) -> Option<PgListener> {
     let mut listener = PgListener::connect_with(state.pool()).await.ok()?;
-    listener
-        .listen_all([
-            crate::helpdesk::events::NOTIFY_CHANNEL,
-            fanout::NOTIFY_CHANNEL,
-        ])
-        .await
-        .ok()?;
+    listener.listen(channel).await.ok()?;
     Some(listener)
 }
 
-async fn fan_out_all(state: &AppState) -> Result<(), sqlx::Error> {
-    while fanout::fan_out_pending(state.pool(), state.config(), FAN_OUT_BATCH).await? > 0 {}
-    Ok(())
+/// Resolves on the next notification (or after a poll interval when there is no listener).
+async fn notified(listener: &mut Option<PgListener>) {
+    match listener.as_mut() {
+        Some(l) => {
+            if l.recv().await.is_err() {
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+        None => tokio::time::sleep(POLL_INTERVAL).await,
+    }
 }

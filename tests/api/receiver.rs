@@ -24,6 +24,8 @@ pub enum Behaviour {
     Huge(usize),
     /// Answers the n-th request with the n-th (status, body); the last one repeats.
     Sequence(Vec<(u16, String)>),
+    /// Answers the first n requests 500 at once, then hangs for 10 s on every later one.
+    FailThenHang(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +60,8 @@ impl Receiver {
                         let (status, body) = steps[index.min(steps.len() - 1)].clone();
                         Behaviour::Respond(status, body)
                     }
+                    Behaviour::FailThenHang(n) if index < n => Behaviour::Respond(500, "{}".into()),
+                    Behaviour::FailThenHang(_) => Behaviour::Sleep(Duration::from_secs(10)),
                     other => other,
                 };
                 respond(behaviour).await
@@ -123,6 +127,8 @@ async fn respond(behaviour: Behaviour) -> Response {
             );
             Response::new(Body::from_stream(stream))
         }
-        Behaviour::Sequence(_) => unreachable!("resolved to one step per request"),
+        Behaviour::Sequence(_) | Behaviour::FailThenHang(_) => {
+            unreachable!("resolved to one step per request")
+        }
     }
 }

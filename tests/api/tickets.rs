@@ -426,10 +426,11 @@ async fn a_failed_action_leaves_neither_change_nor_event() {
             .unwrap();
         assert_eq!(n, 0, "{table} is untouched");
     }
-    let last: i32 = sqlx::query_scalar("SELECT last_ticket_number FROM workspaces WHERE id = $1")
-        .bind(ws.id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(last, 0, "no ticket number was used up");
+    let last: Option<i32> =
+        sqlx::query_scalar("SELECT last_number FROM ticket_numbers WHERE workspace_id = $1")
+            .bind(ws.id)
+            .fetch_optional(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(last, None, "no ticket number was used up");
 }

@@ -515,6 +515,45 @@ async fn a_receiver_slower_than_five_seconds_fails_and_does_not_hold_up_others()
 }
 
 #[tokio::test]
+async fn a_hanging_receiver_holds_only_its_share_of_attempts_however_long_its_backlog() {
+    // 4 attempts at once in all, 2 per destination; a retry 2 s after a failure.
+    let s = setup_with(&[
+        ("WEBHOOK_CONCURRENCY", "4"),
+        ("WEBHOOK_DESTINATION_CONCURRENCY", "2"),
+        ("WEBHOOK_RETRY_DELAYS", "2"),
+    ])
+    .await;
+    let hanging = Receiver::start(Behaviour::FailThenHang(8)).await;
+    let healthy = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&s.ws.admin, "workspace", &hanging.url, &["ticketOpened"])
+        .await;
+    // 8 deliveries fail at once, so their retries fall due together: a backlog at the head
+    // of the queue, of which the destination may take 2, not the 4 free slots.
+    for _ in 0..8 {
+        s.ticket(&s.ws.owner).await;
+    }
+    hanging.wait_for(8).await;
+    s.destination(&s.ws.admin, "workspace", &healthy.url, &["ticketOpened"])
+        .await;
+    hanging.wait_for(8 + 2).await;
+    let started = Instant::now();
+    for _ in 0..3 {
+        s.ticket(&s.ws.owner).await;
+    }
+    healthy.wait_for(3).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "healthy deliveries waited {:?} behind the hanging backlog",
+        started.elapsed()
+    );
+    assert_eq!(
+        hanging.requests().len(),
+        8 + 2,
+        "the hanging destination has exactly its 2 retries under way"
+    );
+}
+
+#[tokio::test]
 async fn regenerating_the_secret_invalidates_the_old_one_at_once() {
     let s = setup().await;
     let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
