@@ -347,38 +347,6 @@ async fn wait_for_other_instance(
     None
 }
 
-/// (section id, section version, items, fetched at).
-type CacheRow = (i64, i32, sqlx::types::Json<Vec<Value>>, DateTime<Utc>);
-
-/// The fresh cached answers of several sections for one contact, in one query; stale or
-/// older-version rows are left out.
-pub async fn cached_entries(
-    pool: &PgPool,
-    sections: &[Section],
-    contact_id: i64,
-    ttl: Duration,
-) -> Result<std::collections::HashMap<i64, (Vec<Value>, DateTime<Utc>)>, sqlx::Error> {
-    let ids: Vec<i64> = sections.iter().map(|s| s.id).collect();
-    let rows: Vec<CacheRow> = sqlx::query_as(
-        "SELECT section_id, section_version, items, fetched_at FROM sidebar_cache
-         WHERE contact_id = $1 AND section_id = ANY($2) AND fetched_at > now() - make_interval(secs => $3)",
-    )
-    .bind(contact_id)
-    .bind(&ids)
-    .bind(ttl.as_secs_f64())
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(id, version, _, _)| {
-            sections
-                .iter()
-                .any(|s| s.id == *id && s.version == *version)
-        })
-        .map(|(id, _, items, at)| (id, (items.0, at)))
-        .collect())
-}
-
 /// A load served from an already-read cache entry.
 pub fn cached_load(section: &Section, items: Vec<Value>, fetched_at: DateTime<Utc>) -> SectionLoad {
     SectionLoad {

@@ -13,54 +13,56 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::AppError;
-use crate::helpdesk::tickets::get_ticket;
+use crate::helpdesk::contacts::Contact;
 use crate::state::AppState;
 pub use fetch::{LoadMode, LoadStatus, SectionLoad, SidebarRuntime};
 use sections::Section;
 
-/// The ticket and the sections of its channel, in the admin's order (disabled ones included).
-async fn ticket_and_sections(
-    state: &AppState,
+/// The ticket's contact and channel: all a sidebar needs of the ticket.
+async fn ticket_contact(
+    conn: &mut sqlx::PgConnection,
     workspace_id: i64,
     ticket_id: i64,
-) -> Result<(crate::helpdesk::tickets::Ticket, Vec<Section>), AppError> {
-    let mut conn = state.pool().acquire().await?;
-    let ticket = get_ticket(&mut conn, workspace_id, ticket_id).await?;
-    let channel_id = ticket.channel.as_ref().map(|c| c.id);
-    let sections = sections::sections_for_channel(&mut conn, workspace_id, channel_id).await?;
-    Ok((ticket, sections))
+) -> Result<(Contact, Option<i64>), AppError> {
+    let row: Option<(i64, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT ct.id, ct.name, ct.email, t.channel_id FROM tickets t
+         JOIN contacts ct ON ct.id = t.contact_id WHERE t.id = $1 AND t.workspace_id = $2",
+    )
+    .bind(ticket_id)
+    .bind(workspace_id)
+    .fetch_optional(conn)
+    .await?;
+    let (id, name, email, channel_id) = row.ok_or(AppError::NotFound)?;
+    Ok((Contact { id, name, email }, channel_id))
 }
 
-/// Every section of the ticket's channel, loaded in parallel, in the admin's order.
+/// Every section of the ticket's channel, loaded in parallel, in the admin's order. A warm
+/// sidebar costs two queries (the ticket's contact; the sections with their cached answers);
+/// only the misses go further.
 pub async fn load_ticket_sidebar(
     state: &AppState,
     workspace_id: i64,
     ticket_id: i64,
 ) -> Result<Vec<SectionLoad>, AppError> {
-    let (ticket, sections) = ticket_and_sections(state, workspace_id, ticket_id).await?;
-    // One query for every fresh cached answer; only the misses go further.
-    let mut cached = fetch::cached_entries(
-        state.pool(),
-        &sections,
-        ticket.contact.id,
+    let mut conn = state.pool().acquire().await?;
+    let (contact, channel_id) = ticket_contact(&mut conn, workspace_id, ticket_id).await?;
+    let sections = sections::sections_for_channel_with_cache(
+        &mut conn,
+        workspace_id,
+        channel_id,
+        contact.id,
         state.sidebar().cache_ttl,
     )
-    .await
-    .unwrap_or_default();
-    let loads = sections.iter().map(|section| {
-        let hit = if section.enabled {
-            cached.remove(&section.id)
-        } else {
-            None
-        };
-        let contact = &ticket.contact;
-        async move {
-            match hit {
-                Some((items, fetched_at)) => fetch::cached_load(section, items, fetched_at),
-                None => {
-                    fetch::load_section(state, section, contact, LoadMode::AfterCacheMiss).await
-                }
+    .await?;
+    drop(conn);
+    let contact = &contact;
+    let loads = sections.into_iter().map(|row| async move {
+        let section = &row.section;
+        match (section.enabled, row.cached_items, row.cached_at) {
+            (true, Some(items), Some(fetched_at)) => {
+                fetch::cached_load(section, items.0, fetched_at)
             }
+            _ => fetch::load_section(state, section, contact, LoadMode::AfterCacheMiss).await,
         }
     });
     Ok(futures_util::future::join_all(loads).await)
@@ -81,27 +83,26 @@ pub async fn load_ticket_section(
     section_id: i64,
     mode: LoadMode,
 ) -> Result<Result<SectionLoad, RefreshTooSoon>, AppError> {
-    let (ticket, sections) = ticket_and_sections(state, workspace_id, ticket_id).await?;
-    let section = sections
+    let mut conn = state.pool().acquire().await?;
+    let (contact, channel_id) = ticket_contact(&mut conn, workspace_id, ticket_id).await?;
+    let section = sections::sections_for_channel(&mut conn, workspace_id, channel_id)
+        .await?
         .into_iter()
         .find(|s| s.id == section_id)
         .ok_or(AppError::NotFound)?;
+    drop(conn);
     if mode == LoadMode::Refresh
         && section.enabled
         && let Err(retry_after_seconds) =
-            fetch::take_refresh_slot(state, section.id, ticket.contact.id).await
+            fetch::take_refresh_slot(state, section.id, contact.id).await
     {
         return Ok(Err(RefreshTooSoon {
             retry_after_seconds,
         }));
     }
-    Ok(Ok(fetch::load_section(
-        state,
-        &section,
-        &ticket.contact,
-        mode,
-    )
-    .await))
+    Ok(Ok(
+        fetch::load_section(state, &section, &contact, mode).await
+    ))
 }
 
 pub const TEST_EMAIL: &str = "test@example.com";

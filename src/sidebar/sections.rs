@@ -110,6 +110,49 @@ pub async fn sections_for_channel(
     .await
 }
 
+/// A section with its fresh cached answer for one contact, if it has one.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SectionWithCache {
+    #[sqlx(flatten)]
+    pub section: Section,
+    pub cached_items: Option<sqlx::types::Json<Vec<serde_json::Value>>>,
+    pub cached_at: Option<DateTime<Utc>>,
+}
+
+/// The channel's sections, as [`sections_for_channel`], each with the contact's cached answer
+/// when it is younger than `ttl` and from the section's current version: the warm sidebar
+/// in one query.
+pub async fn sections_for_channel_with_cache(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    channel_id: Option<i64>,
+    contact_id: i64,
+    ttl: std::time::Duration,
+) -> Result<Vec<SectionWithCache>, sqlx::Error> {
+    let Some(channel_id) = channel_id else {
+        return Ok(Vec::new());
+    };
+    let select = SECTION_SELECT.replace(
+        "FROM sidebar_sections s",
+        ", cache.items AS cached_items, cache.fetched_at AS cached_at
+    FROM sidebar_sections s
+    LEFT JOIN sidebar_cache cache ON cache.section_id = s.id AND cache.contact_id = $3
+         AND cache.section_version = s.version
+         AND cache.fetched_at > now() - make_interval(secs => $4)",
+    );
+    sqlx::query_as(&format!(
+        "{select} WHERE s.workspace_id = $1
+           AND EXISTS (SELECT 1 FROM sidebar_section_channels c WHERE c.section_id = s.id AND c.channel_id = $2)
+         ORDER BY s.position, s.id"
+    ))
+    .bind(workspace_id)
+    .bind(channel_id)
+    .bind(contact_id)
+    .bind(ttl.as_secs_f64())
+    .fetch_all(conn)
+    .await
+}
+
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SectionInput {
