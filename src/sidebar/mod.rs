@@ -37,23 +37,22 @@ async fn ticket_contact(
 }
 
 /// Every section of the ticket's channel, loaded in parallel, in the admin's order. A warm
-/// sidebar costs two queries (the ticket's contact; the sections with their cached answers);
-/// only the misses go further.
+/// sidebar costs one query (the ticket's contact and its sections with their cached
+/// answers); only the misses go further.
 pub async fn load_ticket_sidebar(
     state: &AppState,
     workspace_id: i64,
     ticket_id: i64,
 ) -> Result<Vec<SectionLoad>, AppError> {
     let mut conn = state.pool().acquire().await?;
-    let (contact, channel_id) = ticket_contact(&mut conn, workspace_id, ticket_id).await?;
-    let sections = sections::sections_for_channel_with_cache(
+    let (contact, sections) = sections::ticket_sections_with_cache(
         &mut conn,
         workspace_id,
-        channel_id,
-        contact.id,
+        ticket_id,
         state.sidebar().cache_ttl,
     )
-    .await?;
+    .await?
+    .ok_or(AppError::NotFound)?;
     drop(conn);
     let contact = &contact;
     let loads = sections.into_iter().map(|row| async move {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::secret_token;
 use crate::error::AppError;
+use crate::helpdesk::contacts::Contact;
 use crate::helpdesk::fields;
 use crate::outbound::Outbound;
 
@@ -119,38 +120,54 @@ pub struct SectionWithCache {
     pub cached_at: Option<DateTime<Utc>>,
 }
 
-/// The channel's sections, as [`sections_for_channel`], each with the contact's cached answer
-/// when it is younger than `ttl` and from the section's current version: the warm sidebar
-/// in one query.
-pub async fn sections_for_channel_with_cache(
+/// A ticket's contact and the sections of its channel (as [`sections_for_channel`]), each with
+/// the contact's cached answer when it is younger than `ttl` and from the section's current
+/// version: the warm sidebar in one query. `None` when the workspace has no such ticket.
+pub async fn ticket_sections_with_cache(
     conn: &mut PgConnection,
     workspace_id: i64,
-    channel_id: Option<i64>,
-    contact_id: i64,
+    ticket_id: i64,
     ttl: std::time::Duration,
-) -> Result<Vec<SectionWithCache>, sqlx::Error> {
-    let Some(channel_id) = channel_id else {
-        return Ok(Vec::new());
-    };
-    let select = SECTION_SELECT.replace(
+) -> Result<Option<(Contact, Vec<SectionWithCache>)>, sqlx::Error> {
+    use sqlx::{FromRow, Row};
+    let sections = SECTION_SELECT.replace(
         "FROM sidebar_sections s",
         ", cache.items AS cached_items, cache.fetched_at AS cached_at
     FROM sidebar_sections s
-    LEFT JOIN sidebar_cache cache ON cache.section_id = s.id AND cache.contact_id = $3
+    LEFT JOIN sidebar_cache cache ON cache.section_id = s.id AND cache.contact_id = ct.id
          AND cache.section_version = s.version
-         AND cache.fetched_at > now() - make_interval(secs => $4)",
+         AND cache.fetched_at > now() - make_interval(secs => $3)",
     );
-    sqlx::query_as(&format!(
-        "{select} WHERE s.workspace_id = $1
-           AND EXISTS (SELECT 1 FROM sidebar_section_channels c WHERE c.section_id = s.id AND c.channel_id = $2)
-         ORDER BY s.position, s.id"
+    let rows = sqlx::query(&format!(
+        "SELECT ct.id AS contact_id, ct.name AS contact_name, ct.email AS contact_email, x.*
+         FROM tickets t JOIN contacts ct ON ct.id = t.contact_id
+         LEFT JOIN LATERAL ({sections} WHERE s.workspace_id = t.workspace_id
+           AND EXISTS (SELECT 1 FROM sidebar_section_channels c
+                       WHERE c.section_id = s.id AND c.channel_id = t.channel_id)) x ON true
+         WHERE t.id = $1 AND t.workspace_id = $2
+         ORDER BY x.position, x.id"
     ))
+    .bind(ticket_id)
     .bind(workspace_id)
-    .bind(channel_id)
-    .bind(contact_id)
     .bind(ttl.as_secs_f64())
     .fetch_all(conn)
-    .await
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let contact = Contact {
+        id: first.try_get("contact_id")?,
+        name: first.try_get("contact_name")?,
+        email: first.try_get("contact_email")?,
+    };
+    let mut sections = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // A ticket whose channel has no sections (or no channel) still gives its one row.
+        if row.try_get::<Option<i64>, _>("id")?.is_some() {
+            sections.push(SectionWithCache::from_row(row)?);
+        }
+    }
+    Ok(Some((contact, sections)))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
