@@ -441,6 +441,24 @@ async fn start_endpoint(delay: Duration, calls: Arc<AtomicUsize>) -> String {
     url
 }
 
+/// One `GET /api/tickets/{id}/sidebar`, as an agent's reload makes it.
+async fn load_sidebar(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ticket: i64,
+) -> Vec<Value> {
+    client
+        .get(format!("{base}/api/tickets/{ticket}/sidebar"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 const SECTIONS: usize = 5;
 const CONTACTS: usize = 1_000;
 const AGENTS: usize = 100;
@@ -572,24 +590,7 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
         .collect()
         .await;
     futures::stream::iter(tickets.clone())
-        .map(|t| {
-            let (client, url, token) = (
-                client.clone(),
-                api(&format!("/api/tickets/{t}/sidebar")),
-                token.clone(),
-            );
-            async move {
-                client
-                    .get(url)
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap()
-            }
-        })
+        .map(|t| load_sidebar(&client, &service.base, &token, t))
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
@@ -624,15 +625,7 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
                 let ticket = tickets[i % tickets.len()];
                 i += 13;
                 let t = Instant::now();
-                let loads: Vec<Value> = client
-                    .get(format!("{base}/api/tickets/{ticket}/sidebar"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let loads = load_sidebar(&client, &base, &token, ticket).await;
                 latencies.push(t.elapsed().as_secs_f64() * 1000.0);
                 assert!(
                     loads
@@ -689,21 +682,9 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
                 }
                 tokio::time::sleep_until(due.into()).await;
                 let ticket = tickets[(agent * 7 + k as usize * 13) % tickets.len()];
-                let (client, url, token) = (
-                    client.clone(),
-                    format!("{base}/api/tickets/{ticket}/sidebar"),
-                    token.clone(),
-                );
+                let (client, base, token) = (client.clone(), base.clone(), token.clone());
                 loads.push(tokio::spawn(async move {
-                    let loads: Vec<Value> = client
-                        .get(url)
-                        .bearer_auth(&token)
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
+                    let loads = load_sidebar(&client, &base, &token, ticket).await;
                     let ok = loads.iter().filter(|l| l["status"] == "ok").count();
                     (due.elapsed().as_secs_f64() * 1000.0, ok)
                 }));
@@ -737,24 +718,9 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
     // Cold stampede: 100 concurrent loads of one new contact.
     let fresh = new_ticket(CONTACTS + 1).await;
     let before: Vec<usize> = calls.iter().map(|c| c.load(Ordering::Relaxed)).collect();
-    futures::future::join_all((0..AGENTS).map(|_| {
-        let (client, url, token) = (
-            client.clone(),
-            api(&format!("/api/tickets/{fresh}/sidebar")),
-            token.clone(),
-        );
-        async move {
-            client
-                .get(url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-        }
-    }))
+    futures::future::join_all(
+        (0..AGENTS).map(|_| load_sidebar(&client, &service.base, &token, fresh)),
+    )
     .await;
     let per_section: Vec<usize> = calls
         .iter()

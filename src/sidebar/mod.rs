@@ -44,16 +44,14 @@ pub async fn load_ticket_sidebar(
     workspace_id: i64,
     ticket_id: i64,
 ) -> Result<Vec<SectionLoad>, AppError> {
-    let mut conn = state.pool().acquire().await?;
     let (contact, sections) = sections::ticket_sections_with_cache(
-        &mut conn,
+        state.pool(),
         workspace_id,
         ticket_id,
         state.sidebar().cache_ttl,
     )
     .await?
     .ok_or(AppError::NotFound)?;
-    drop(conn);
     let contact = &contact;
     let loads = sections.into_iter().map(|row| async move {
         let section = &row.section;

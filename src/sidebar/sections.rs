@@ -124,7 +124,7 @@ pub struct SectionWithCache {
 /// the contact's cached answer when it is younger than `ttl` and from the section's current
 /// version: the warm sidebar in one query. `None` when the workspace has no such ticket.
 pub async fn ticket_sections_with_cache(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     workspace_id: i64,
     ticket_id: i64,
     ttl: std::time::Duration,
@@ -150,7 +150,7 @@ pub async fn ticket_sections_with_cache(
     .bind(ticket_id)
     .bind(workspace_id)
     .bind(ttl.as_secs_f64())
-    .fetch_all(conn)
+    .fetch_all(pool)
     .await?;
     let Some(first) = rows.first() else {
         return Ok(None);
