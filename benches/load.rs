@@ -69,7 +69,7 @@ async fn run() {
 /// The release binary: built here, or the one `THERETHERE_BINARY` names (to compare two
 /// builds in turn on the same machine).
 fn build_release() -> PathBuf {
-    if let Some(binary) = std::env::var_os("THERETHERE_BINARY") {
+    if let Some(binary) = std::env::var_os("THERETHERE_BINARY").filter(|b| !b.is_empty()) {
         return PathBuf::from(binary);
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
