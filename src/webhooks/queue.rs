@@ -90,6 +90,9 @@ pub async fn claim_due(
     .bind(&partial_ids)
     .bind(&partial_room)
     .bind(room.per_destination)
+    // Planned afresh each time: after five runs on one connection PostgreSQL may switch to
+    // a generic plan, and the generic plan of this query took over a second per claim.
+    .persistent(false)
     .fetch_all(pool)
     .await
 }
