@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::PgPool;
-use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -166,9 +166,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 /// tickets created at once, each waiting its turn for the ticket number) must not hold up
 /// claims, attempt records or fan-out. Measured: claims waited 20-25 ms for a connection.
 fn own_pool(state: &AppState) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(WORKER_CONNECTIONS)
-        .acquire_timeout(Duration::from_secs(10))
+    crate::db::pool_options(WORKER_CONNECTIONS)
         .connect_lazy_with((*state.pool().connect_options()).clone())
 }
 
