@@ -98,7 +98,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let mail = MailSender::new(state.pool().clone(), state.config())?;
+    let credentials = {
+        let (state, cancel) = (state.clone(), cancel.clone());
+        // A connection of its own, so a full request pool cannot keep it from listening.
+        let pool = db::pool_options(1).connect_lazy_with((*state.pool().connect_options()).clone());
+        async move { state.credentials().keep_coherent(pool, cancel).await }
+    };
     let workers = vec![
+        tokio::spawn(credentials),
         tokio::spawn(mail.run(cancel.clone())),
         tokio::spawn(crate::webhooks::worker::run(state.clone(), cancel.clone())),
     ];

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use sqlx::PgPool;
 
+use crate::auth::credential_cache::CredentialCache;
 use crate::config::Config;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::SidebarRuntime;
@@ -17,6 +18,7 @@ pub struct Inner {
     pub config: Config,
     pub outbound: Outbound,
     pub sidebar: SidebarRuntime,
+    pub credentials: CredentialCache,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
                 config.sidebar_stale_max_age,
                 config.sidebar_refresh_interval,
             ),
+            credentials: CredentialCache::default(),
             pool,
             config,
         }))
@@ -57,6 +60,10 @@ impl AppState {
 
     pub fn sidebar(&self) -> &SidebarRuntime {
         &self.0.sidebar
+    }
+
+    pub fn credentials(&self) -> &CredentialCache {
+        &self.0.credentials
     }
 }
 

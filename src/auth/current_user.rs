@@ -7,6 +7,9 @@ use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use sqlx::PgPool;
 
+use std::time::Duration;
+
+use super::credential_cache::{self, CredentialKey};
 use super::csrf::{self, SubmittedCsrfToken};
 use super::{api_tokens, secret_token, sessions};
 use crate::error::AppError;
@@ -55,7 +58,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         if let Some(known) = parts.extensions.get::<CurrentUser>() {
             return Ok(known.clone());
         }
-        let current = authenticate(parts, state.pool())
+        let current = authenticate(parts, state)
             .await?
             .ok_or(AppError::Unauthorized)?;
         if let AuthMethod::Session { csrf_token } = &current.auth
@@ -73,7 +76,11 @@ impl FromRequestParts<AppState> for CurrentUser {
 }
 
 /// The user behind the request's credentials, if any. A bearer token wins over a cookie.
-pub async fn authenticate(parts: &Parts, pool: &PgPool) -> Result<Option<CurrentUser>, AppError> {
+pub async fn authenticate(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Option<CurrentUser>, AppError> {
+    let (pool, cache) = (state.pool(), state.credentials());
     if let Some(header) = parts.headers.get(AUTHORIZATION) {
         let token = header
             .to_str()
@@ -81,20 +88,43 @@ pub async fn authenticate(parts: &Parts, pool: &PgPool) -> Result<Option<Current
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(AppError::Unauthorized)?;
-        return user_by_api_token(pool, token).await;
+        if !token.starts_with(api_tokens::PREFIX) {
+            return Ok(None);
+        }
+        let hash = secret_token::hash(token);
+        let key = CredentialKey::ApiToken(hash.clone());
+        if let Some(current) = cache.get(&key) {
+            return Ok(Some(current));
+        }
+        let ticket = cache.ticket();
+        let current = user_by_api_token(pool, &hash).await?;
+        if let (Some(ticket), Some(current)) = (ticket, &current) {
+            cache.insert(ticket, key, current.clone(), credential_cache::MAX_AGE);
+        }
+        return Ok(current);
     }
     let jar = CookieJar::from_headers(&parts.headers);
-    match jar.get(sessions::COOKIE_NAME) {
-        Some(cookie) => user_by_session(pool, cookie.value()).await,
-        None => Ok(None),
+    let Some(cookie) = jar.get(sessions::COOKIE_NAME) else {
+        return Ok(None);
+    };
+    let hash = secret_token::hash(cookie.value());
+    let key = CredentialKey::Session(hash.clone());
+    if let Some(current) = cache.get(&key) {
+        return Ok(Some(current));
     }
+    let ticket = cache.ticket();
+    let found = user_by_session(pool, &hash).await?;
+    Ok(found.map(|(current, remaining)| {
+        if let Some(ticket) = ticket {
+            cache.insert(ticket, key, current.clone(), remaining);
+        }
+        current
+    }))
 }
 
-/// One round trip: the token's user, and whether its last use is stale enough to record.
-async fn user_by_api_token(pool: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
-    if !token.starts_with(api_tokens::PREFIX) {
-        return Ok(None);
-    }
+/// One round trip: the user of the token with this hash, and whether its last use is stale
+/// enough to record.
+async fn user_by_api_token(pool: &PgPool, hash: &[u8]) -> Result<Option<CurrentUser>, AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -106,7 +136,7 @@ async fn user_by_api_token(pool: &PgPool, token: &str) -> Result<Option<CurrentU
                 (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale
          FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
     )
-    .bind(secret_token::hash(token))
+    .bind(hash)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else {
@@ -115,7 +145,7 @@ async fn user_by_api_token(pool: &PgPool, token: &str) -> Result<Option<CurrentU
     if row.stale {
         // Throttled so a busy integration does not write on every request.
         sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1")
-            .bind(secret_token::hash(token))
+            .bind(hash)
             .execute(pool)
             .await?;
     }
@@ -125,24 +155,36 @@ async fn user_by_api_token(pool: &PgPool, token: &str) -> Result<Option<CurrentU
     }))
 }
 
-async fn user_by_session(pool: &PgPool, token: &str) -> Result<Option<CurrentUser>, AppError> {
+/// The user of the live session with this hash, and how long the session has left.
+async fn user_by_session(
+    pool: &PgPool,
+    hash: &[u8],
+) -> Result<Option<(CurrentUser, Duration)>, AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         user: User,
         csrf_token: String,
+        remaining_seconds: f64,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, s.csrf_token
+        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, s.csrf_token,
+                EXTRACT(EPOCH FROM s.expires_at - now())::float8 AS remaining_seconds
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > now()",
     )
-    .bind(secret_token::hash(token))
+    .bind(hash)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|row| CurrentUser {
-        user: row.user,
-        auth: AuthMethod::Session {
-            csrf_token: row.csrf_token,
-        },
+    Ok(row.map(|row| {
+        let current = CurrentUser {
+            user: row.user,
+            auth: AuthMethod::Session {
+                csrf_token: row.csrf_token,
+            },
+        };
+        (
+            current,
+            Duration::from_secs_f64(row.remaining_seconds.max(0.0)),
+        )
     }))
 }

@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Browser, error_of, spawn_app};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Browser, TestApp, error_of, spawn_app};
 
 #[tokio::test]
 async fn the_api_refuses_requests_without_credentials() {
@@ -221,4 +223,160 @@ async fn the_api_with_a_session_cookie_needs_the_csrf_header_to_change_anything(
         .await
         .unwrap();
     assert_eq!(with.status(), StatusCode::CREATED);
+}
+
+/// Waits (a bounded while) until both instances listen for credential changes, so the
+/// requests below are answered from their caches.
+async fn until_both_instances_listen(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%credentials_changed%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        if listening >= 2 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the instances never listened");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Polls `check` until it holds, for at most a few seconds.
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_working_on_every_instance() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let second = app.spawn_instance(&[]).await;
+    until_both_instances_listen(&app).await;
+    let me = |base: String| {
+        let token = ws.agent.token.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("{base}/api/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Both instances verify the token, and remember it.
+    for _ in 0..2 {
+        assert_eq!(me(app.address.clone()).await, StatusCode::OK);
+        assert_eq!(me(second.address.clone()).await, StatusCode::OK);
+    }
+    let token_id: i64 = sqlx::query_scalar("SELECT id FROM api_tokens WHERE user_id = $1")
+        .bind(ws.agent.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let browser = app.browser(&ws.agent).await;
+    let response = browser
+        .submit(&format!("/settings/api-tokens/{token_id}/delete"), &[])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        me(app.address.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "refused at once where it was revoked"
+    );
+    eventually("the other instance refuses the revoked token", || async {
+        me(second.address.clone()).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_session_ended_or_a_token_deleted_by_hand_stops_working_on_every_instance() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let second = app.spawn_instance(&[]).await;
+    until_both_instances_listen(&app).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client
+        .post(app.url("/login"))
+        .form(&[
+            ("email", ws.admin.email.as_str()),
+            ("password", ws.admin.password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let session = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = |base: String| {
+        let (client, session) = (client.clone(), session.clone());
+        async move {
+            client
+                .get(format!("{base}/tickets"))
+                .header("cookie", session)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let me_on_second = || async {
+        client
+            .get(format!("{}/api/me", second.address))
+            .bearer_auth(&ws.agent.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    for _ in 0..2 {
+        assert_eq!(page(second.address.clone()).await.status(), StatusCode::OK);
+        assert_eq!(me_on_second().await, StatusCode::OK);
+    }
+    // An operator removes a token in psql: no instance code runs, the trigger tells them.
+    sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+        .bind(ws.agent.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    eventually("the second instance refuses the deleted token", || async {
+        me_on_second().await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    // Logging out on the first instance ends the session on the second.
+    let html = page(app.address.clone()).await.text().await.unwrap();
+    let marker = "name=\"csrf-token\" content=\"";
+    let at = html.find(marker).unwrap() + marker.len();
+    let csrf = &html[at..at + html[at..].find('"').unwrap()];
+    let logout = client
+        .post(app.url("/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf_token", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    eventually("the second instance refuses the ended session", || async {
+        page(second.address.clone()).await.status() == StatusCode::SEE_OTHER
+    })
+    .await;
 }

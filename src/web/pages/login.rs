@@ -82,6 +82,8 @@ pub async fn logout(
     if let Some(cookie) = jar.get(sessions::COOKIE_NAME) {
         let mut conn = state.pool().acquire().await?;
         sessions::delete_session(&mut conn, cookie.value()).await?;
+        // Other instances forget it when notified; this one at once.
+        state.credentials().forget_all();
     }
     let jar = jar.remove(Cookie::build(sessions::COOKIE_NAME).path("/"));
     Ok((jar, Redirect::to("/login")).into_response())

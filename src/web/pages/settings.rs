@@ -109,6 +109,8 @@ pub async fn delete_api_token(
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
     api_tokens::delete_api_token(&mut conn, user.user.id, id).await?;
+    // Other instances forget it when notified; this one at once.
+    state.credentials().forget_all();
     Ok((
         flash::set(jar, "Token revoked."),
         Redirect::to("/settings/api-tokens"),
