@@ -649,7 +649,7 @@ async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
         .map(|c| c.load(Ordering::Relaxed))
         .sum();
     println!(
-        "sidebar, cached: {} requests × {} sections by {AGENTS} agents in {elapsed:.1} s = {:.0} section loads/s; request p50 {:.1} ms, p99 {:.1} ms; endpoint calls during the run: {}",
+        "sidebar, cached, {AGENTS} agents reloading with no pause: {} requests × {} sections in {elapsed:.1} s = {:.0} section loads/s; request p50 {:.1} ms, p99 {:.1} ms; endpoint calls during the run: {}",
         latencies.len(),
         SECTIONS - 1,
         sections as f64 / elapsed,
