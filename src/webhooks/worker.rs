@@ -159,6 +159,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     .await;
     drop(records);
     let _ = recorder.await;
+    // Closing waits for every connection to come back, the listener's too.
+    drop(listener);
     pool.close().await;
 }
 
