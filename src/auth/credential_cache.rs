@@ -145,7 +145,7 @@ impl CredentialCache {
                 _ = tokio::time::sleep(RECONNECT_WAIT) => {},
             }
         }
-        pool.close().await;
+        crate::db::close_within(&pool, Duration::from_secs(5)).await;
     }
 }
 

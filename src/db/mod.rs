@@ -27,6 +27,14 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         .acquire_timeout(Duration::from_secs(10))
 }
 
+/// Closes a pool, waiting at most `limit` for its connections to come back: shutting down
+/// must not hang on a connection some task still holds.
+pub async fn close_within(pool: &PgPool, limit: Duration) {
+    if tokio::time::timeout(limit, pool.close()).await.is_err() {
+        tracing::warn!("a pool's connections were not all returned at shutdown");
+    }
+}
+
 /// Applies any pending migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await

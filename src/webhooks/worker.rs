@@ -161,7 +161,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     let _ = recorder.await;
     // Closing waits for every connection to come back, the listener's too.
     drop(listener);
-    pool.close().await;
+    crate::db::close_within(&pool, Duration::from_secs(5)).await;
 }
 
 /// A pool of the worker's own beside the request pool: requests that fill theirs (many
