@@ -101,7 +101,7 @@ pub async fn serve(
     let credentials = {
         let (state, cancel) = (state.clone(), cancel.clone());
         // A connection of its own, so a full request pool cannot keep it from listening.
-        let pool = db::pool_options(1).connect_lazy_with((*state.pool().connect_options()).clone());
+        let pool = db::side_pool(state.pool(), 1);
         async move { state.credentials().keep_coherent(pool, cancel).await }
     };
     let workers = vec![

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 use std::time::Duration;
 
-use super::credential_cache::{self, CredentialKey};
+use super::credential_cache::{self, CredentialCache, CredentialKey};
 use super::csrf::{self, SubmittedCsrfToken};
 use super::{api_tokens, secret_token, sessions};
 use crate::error::AppError;
@@ -93,15 +93,7 @@ pub async fn authenticate(
         }
         let hash = secret_token::hash(token);
         let key = CredentialKey::ApiToken(hash.clone());
-        if let Some(current) = cache.get(&key) {
-            return Ok(Some(current));
-        }
-        let ticket = cache.ticket();
-        let current = user_by_api_token(pool, &hash).await?;
-        if let (Some(ticket), Some(current)) = (ticket, &current) {
-            cache.insert(ticket, key, current.clone(), credential_cache::MAX_AGE);
-        }
-        return Ok(current);
+        return remembered(cache, key, user_by_api_token(pool, &hash)).await;
     }
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(cookie) = jar.get(sessions::COOKIE_NAME) else {
@@ -109,14 +101,24 @@ pub async fn authenticate(
     };
     let hash = secret_token::hash(cookie.value());
     let key = CredentialKey::Session(hash.clone());
+    remembered(cache, key, user_by_session(pool, &hash)).await
+}
+
+/// The user behind a credential as this instance remembers it, else as `read` finds it in
+/// PostgreSQL (then remembered for as long as `read` says it stays valid, at most 30 s).
+async fn remembered(
+    cache: &CredentialCache,
+    key: CredentialKey,
+    read: impl Future<Output = Result<Option<(CurrentUser, Duration)>, AppError>>,
+) -> Result<Option<CurrentUser>, AppError> {
     if let Some(current) = cache.get(&key) {
         return Ok(Some(current));
     }
+    // Taken before `read` runs (futures start when awaited).
     let ticket = cache.ticket();
-    let found = user_by_session(pool, &hash).await?;
-    Ok(found.map(|(current, remaining)| {
+    Ok(read.await?.map(|(current, valid_for)| {
         if let Some(ticket) = ticket {
-            cache.insert(ticket, key, current.clone(), remaining);
+            cache.insert(ticket, key, current.clone(), valid_for);
         }
         current
     }))
@@ -124,7 +126,10 @@ pub async fn authenticate(
 
 /// One round trip: the user of the token with this hash, and whether its last use is stale
 /// enough to record.
-async fn user_by_api_token(pool: &PgPool, hash: &[u8]) -> Result<Option<CurrentUser>, AppError> {
+async fn user_by_api_token(
+    pool: &PgPool,
+    hash: &[u8],
+) -> Result<Option<(CurrentUser, Duration)>, AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -149,10 +154,11 @@ async fn user_by_api_token(pool: &PgPool, hash: &[u8]) -> Result<Option<CurrentU
             .execute(pool)
             .await?;
     }
-    Ok(Some(CurrentUser {
+    let current = CurrentUser {
         user: row.user,
         auth: AuthMethod::ApiToken,
-    }))
+    };
+    Ok(Some((current, credential_cache::MAX_AGE)))
 }
 
 /// The user of the live session with this hash, and how long the session has left.

@@ -27,6 +27,12 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         .acquire_timeout(Duration::from_secs(10))
 }
 
+/// A small pool of a background task's own, to the same database as `pool`: a full request
+/// pool must not hold it up.
+pub fn side_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    pool_options(max_connections).connect_lazy_with((*pool.connect_options()).clone())
+}
+
 /// Closes a pool, waiting at most `limit` for its connections to come back: shutting down
 /// must not hang on a connection some task still holds.
 pub async fn close_within(pool: &PgPool, limit: Duration) {

@@ -168,8 +168,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 /// tickets created at once, each waiting its turn for the ticket number) must not hold up
 /// claims, attempt records or fan-out. Measured: claims waited 20-25 ms for a connection.
 fn own_pool(state: &AppState) -> PgPool {
-    crate::db::pool_options(WORKER_CONNECTIONS)
-        .connect_lazy_with((*state.pool().connect_options()).clone())
+    crate::db::side_pool(state.pool(), WORKER_CONNECTIONS)
 }
 
 /// Writes finished attempts in batches: whatever arrived while the previous write ran.
