@@ -202,7 +202,7 @@ async fn seed_workspace(pool: &PgPool) -> (i64, String) {
     )
     .await
     .unwrap();
-    let (_, token) = create_api_token(&mut tx, owner.id, "bench").await.unwrap();
+    let (_, token) = create_api_token(&mut tx, &therethere::limits::Limits::default(), owner.id, "bench").await.unwrap();
     tx.commit().await.unwrap();
     (ws.id, token)
 }

@@ -19,6 +19,22 @@
 //! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 128).
 //! - `WEBHOOK_DESTINATION_CONCURRENCY`: of those, at most this many to one destination (default 16).
 //! - `WEBHOOK_LOG_RETENTION_DAYS`: days the delivery log is kept (default 30).
+//! - `HTTP_HEADER_READ_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`: seconds a client may take to send a
+//!   request's headers (also how long an idle keep-alive connection stays open; default 30) and
+//!   a whole request may take (default 30).
+//! - `HTTP_MAX_IN_FLIGHT`: requests handled at once; more answer 503 at once (default 512).
+//! - `TRUSTED_CLIENT_IP_HEADER`: behind a reverse proxy, the header whose last address is the
+//!   client's (e.g. `X-Forwarded-For`). Unset: the TCP peer's address.
+//! - `PASSWORD_THREADS`, `PASSWORD_QUEUE`: password checks run at once (default half the
+//!   cores, at least 1) and waiting (default 8); past that a login answers 503 at once.
+//! - `LOGIN_THROTTLE_ACCOUNT_FAILURES` (5), `LOGIN_THROTTLE_ADDRESS_FAILURES` (20),
+//!   `LOGIN_THROTTLE_BASE_SECONDS` (1), `LOGIN_THROTTLE_MAX_SECONDS` (900),
+//!   `LOGIN_THROTTLE_WINDOW_SECONDS` (3600): failed-login throttling.
+//! - `SESSION_LIFETIME_SECONDS` (14 days), `SESSION_IDLE_TIMEOUT_SECONDS` (12 hours).
+//! - Quotas: `MAX_PERSONAL_DESTINATIONS_PER_USER` (20), `MAX_WORKSPACE_DESTINATIONS` (100),
+//!   `MAX_SIDEBAR_SECTIONS` (50), `MAX_API_TOKENS_PER_USER` (20), `MAX_SESSIONS_PER_USER` (20).
+//! - Rate limits: `TEST_NOTIFICATIONS_PER_MINUTE` (10 per destination), `RESENDS_PER_MINUTE`
+//!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section).
 //! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
 //!   (default: true with the embedded database, false with `DATABASE_URL`).
 
@@ -29,6 +45,12 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use axum::http::HeaderName;
+
+use crate::auth::login_throttle::ThrottlePolicy;
+use crate::auth::sessions::SessionSettings;
+use crate::limits::Limits;
+use crate::web::connections::HttpSettings;
 use crate::webhooks::{RetryPolicy, WebhookSettings};
 
 /// Where the database comes from.
@@ -54,6 +76,13 @@ pub struct Config {
     pub sidebar_stale_max_age: Duration,
     pub sidebar_refresh_interval: Duration,
     pub webhooks: WebhookSettings,
+    pub http: HttpSettings,
+    pub trusted_client_ip_header: Option<HeaderName>,
+    pub password_threads: usize,
+    pub password_queue: usize,
+    pub login_throttle: ThrottlePolicy,
+    pub sessions: SessionSettings,
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,12 +232,89 @@ impl Config {
             ),
         };
 
+        let seconds = |name: &'static str, default: Duration, min: f64| {
+            number(name, default.as_secs_f64(), min).map(Duration::from_secs_f64)
+        };
+        let count = |name: &'static str, default: u32| {
+            number(name, f64::from(default), 1.0).map(|n| n.min(f64::from(u32::MAX)) as u32)
+        };
+        let http_defaults = HttpSettings::default();
+        let http = HttpSettings {
+            header_read_timeout: seconds(
+                "HTTP_HEADER_READ_TIMEOUT",
+                http_defaults.header_read_timeout,
+                0.1,
+            )?,
+            request_timeout: seconds("HTTP_REQUEST_TIMEOUT", http_defaults.request_timeout, 0.1)?,
+            max_in_flight: count("HTTP_MAX_IN_FLIGHT", http_defaults.max_in_flight as u32)? as usize,
+        };
+        let trusted_client_ip_header = match get("TRUSTED_CLIENT_IP_HEADER") {
+            None => None,
+            Some(raw) => Some(HeaderName::try_from(raw.to_ascii_lowercase()).map_err(|_| {
+                ConfigError {
+                    variable: "TRUSTED_CLIENT_IP_HEADER",
+                    reason: "must be a header name such as X-Forwarded-For".into(),
+                }
+            })?),
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let throttle = ThrottlePolicy::default();
+        let login_throttle = ThrottlePolicy {
+            account_free_failures: count(
+                "LOGIN_THROTTLE_ACCOUNT_FAILURES",
+                throttle.account_free_failures,
+            )?,
+            address_free_failures: count(
+                "LOGIN_THROTTLE_ADDRESS_FAILURES",
+                throttle.address_free_failures,
+            )?,
+            base_lockout: seconds("LOGIN_THROTTLE_BASE_SECONDS", throttle.base_lockout, 0.0)?,
+            max_lockout: seconds("LOGIN_THROTTLE_MAX_SECONDS", throttle.max_lockout, 0.0)?,
+            window: seconds("LOGIN_THROTTLE_WINDOW_SECONDS", throttle.window, 1.0)?,
+        };
+        let session_defaults = SessionSettings::default();
+        let sessions = SessionSettings {
+            lifetime: seconds("SESSION_LIFETIME_SECONDS", session_defaults.lifetime, 1.0)?,
+            idle_timeout: seconds(
+                "SESSION_IDLE_TIMEOUT_SECONDS",
+                session_defaults.idle_timeout,
+                1.0,
+            )?,
+        };
+        let quota = Limits::default();
+        let limits = Limits {
+            personal_destinations_per_user: count(
+                "MAX_PERSONAL_DESTINATIONS_PER_USER",
+                quota.personal_destinations_per_user,
+            )?,
+            workspace_destinations: count("MAX_WORKSPACE_DESTINATIONS", quota.workspace_destinations)?,
+            sidebar_sections: count("MAX_SIDEBAR_SECTIONS", quota.sidebar_sections)?,
+            api_tokens_per_user: count("MAX_API_TOKENS_PER_USER", quota.api_tokens_per_user)?,
+            sessions_per_user: count("MAX_SESSIONS_PER_USER", quota.sessions_per_user)?,
+            test_notifications_per_minute: count(
+                "TEST_NOTIFICATIONS_PER_MINUTE",
+                quota.test_notifications_per_minute,
+            )?,
+            resends_per_minute: count("RESENDS_PER_MINUTE", quota.resends_per_minute)?,
+            section_tests_per_minute: count(
+                "SECTION_TESTS_PER_MINUTE",
+                quota.section_tests_per_minute,
+            )?,
+        };
+
         let sidebar_stale_max_age =
             Duration::from_secs_f64(number("SIDEBAR_STALE_MAX_AGE", 86_400.0, 0.0)?);
         let sidebar_refresh_interval =
             Duration::from_secs_f64(number("SIDEBAR_REFRESH_INTERVAL", 10.0, 0.0)?);
 
         Ok(Config {
+            http,
+            trusted_client_ip_header,
+            password_threads: count("PASSWORD_THREADS", (cores / 2).max(1) as u32)? as usize,
+            password_queue: count("PASSWORD_QUEUE", 8)? as usize,
+            login_throttle,
+            sessions,
+            limits,
             sidebar_stale_max_age,
             sidebar_refresh_interval,
             webhooks,

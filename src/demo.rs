@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::auth::api_tokens::create_api_token;
+use crate::limits::Limits;
 use crate::config::Config;
 use crate::helpdesk::channels::{Channel, create_channel, list_channels};
 use crate::helpdesk::messages::{add_agent_reply, add_contact_reply};
@@ -208,7 +209,7 @@ impl Demo {
         let mut users = Vec::new();
         for user in &self.users {
             let password = PEOPLE.iter().find(|p| p.1 == user.email).map(|p| p.3);
-            let (_, token) = create_api_token(&mut conn, user.id, "demo")
+            let (_, token) = create_api_token(&mut conn, &Limits::default(), user.id, "demo")
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             users.push(json!({

@@ -26,9 +26,23 @@ pub enum AppError {
     Csrf,
     #[error("not found")]
     NotFound,
-    /// Asked again too soon; may be retried after the given number of seconds.
-    #[error("too many requests: try again in {retry_after} s")]
-    RateLimited { retry_after: u64 },
+    /// Asked again too soon; may be retried after the given number of seconds (every
+    /// response of this kind carries `Retry-After`).
+    #[error("{message}")]
+    RateLimited { retry_after: u64, message: String },
+    /// The service is busy with this kind of work; try again after the given seconds (503
+    /// with `Retry-After`).
+    #[error("{message}")]
+    Overloaded { retry_after: u64, message: String },
+    /// Creating one more would pass a quota; `setting` names the setting that holds it.
+    #[error("{message}")]
+    QuotaExceeded {
+        setting: &'static str,
+        message: String,
+    },
+    /// The request body is larger than the route accepts.
+    #[error("the request body is larger than {limit_bytes} bytes")]
+    PayloadTooLarge { limit_bytes: usize },
     /// The input clashes with stored data (a duplicate name, say).
     #[error("{message}")]
     Conflict {
@@ -58,6 +72,24 @@ impl AppError {
         AppError::Forbidden(message.into())
     }
 
+    /// A 429 whose message says when to try again.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        AppError::RateLimited {
+            retry_after,
+            message: format!("Too many requests. Try again in {retry_after} s."),
+        }
+    }
+
+    /// Seconds after which a refused request may be tried again, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after, .. } | AppError::Overloaded { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -66,7 +98,9 @@ impl AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Conflict { .. } | AppError::QuotaExceeded { .. } => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -80,7 +114,10 @@ impl AppError {
             AppError::Csrf => "csrf_failed",
             AppError::NotFound => "not_found",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::Overloaded { .. } => "overloaded",
             AppError::Conflict { .. } => "conflict",
+            AppError::QuotaExceeded { .. } => "quota_exceeded",
+            AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Internal(_) => "internal",
         }
     }
@@ -98,6 +135,18 @@ impl AppError {
             AppError::Validation { field, .. } | AppError::Conflict { field, .. } => {
                 field.as_deref()
             }
+            _ => None,
+        }
+    }
+
+    /// For a form: the field (empty when none) and message to show inline, when the error is
+    /// about what was submitted rather than a failure to show as a page of its own.
+    pub fn inline_on_form(&self) -> Option<(String, String)> {
+        match self {
+            AppError::Validation { field, message } | AppError::Conflict { field, message } => {
+                Some((field.clone().unwrap_or_default(), message.clone()))
+            }
+            AppError::QuotaExceeded { message, .. } => Some((String::new(), message.clone())),
             _ => None,
         }
     }
@@ -143,7 +192,18 @@ impl IntoResponse for AppError {
                 field: self.field().map(str::to_string),
             },
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        set_retry_after(&mut response, self.retry_after());
+        response
+    }
+}
+
+/// Adds `Retry-After` to a refusal that has one, whatever shape (JSON or page) it takes.
+pub fn set_retry_after(response: &mut Response, seconds: Option<u64>) {
+    if let Some(seconds) = seconds {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
     }
 }
 
@@ -186,6 +246,11 @@ fn json_rejection_to_error(rejection: JsonRejection) -> AppError {
         }
         JsonRejection::JsonSyntaxError(_) => {
             AppError::BadRequest("the request body is not valid JSON".into())
+        }
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::PayloadTooLarge {
+                limit_bytes: crate::web::MAX_BODY_BYTES,
+            }
         }
         JsonRejection::MissingJsonContentType(_) => {
             AppError::BadRequest("expected a JSON body with Content-Type: application/json".into())

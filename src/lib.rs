@@ -15,6 +15,8 @@ pub mod demo;
 pub mod error;
 /// The helpdesk core: workspaces, users, channels, contacts, tickets, messages, notes, events.
 pub mod helpdesk;
+/// Quotas and rate limits: how much one user or workspace may keep and how often it may call out.
+pub mod limits;
 /// Outgoing mail: the durable outbox and the SMTP sender.
 pub mod mail;
 /// All outbound HTTP: URL rules, the SSRF-safe resolver and client, request signing.

@@ -109,15 +109,14 @@ pub async fn serve(
         tokio::spawn(mail.run(cancel.clone())),
         tokio::spawn(crate::webhooks::worker::run(state.clone(), cancel.clone())),
     ];
+    let http = state.config().http.clone();
     let app = web::router(state);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    web::connections::serve(listener, app, &http, shutdown).await;
     cancel.cancel();
     for worker in workers {
         let _ = worker.await;
     }
-    Ok(served?)
+    Ok(())
 }
 
 fn warn_about_development_switches(config: &Config) {

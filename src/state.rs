@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use sqlx::PgPool;
 
 use crate::auth::credential_cache::CredentialCache;
+use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::SidebarRuntime;
@@ -19,6 +20,7 @@ pub struct Inner {
     pub outbound: Outbound,
     pub sidebar: SidebarRuntime,
     pub credentials: CredentialCache,
+    pub passwords: PasswordPool,
 }
 
 impl AppState {
@@ -41,6 +43,7 @@ impl AppState {
                 config.sidebar_refresh_interval,
             ),
             credentials: CredentialCache::default(),
+            passwords: PasswordPool::new(config.password_threads, config.password_queue),
             pool,
             config,
         }))
@@ -64,6 +67,10 @@ impl AppState {
 
     pub fn credentials(&self) -> &CredentialCache {
         &self.0.credentials
+    }
+
+    pub fn passwords(&self) -> &PasswordPool {
+        &self.0.passwords
     }
 }
 

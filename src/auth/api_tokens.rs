@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use super::secret_token;
 use crate::error::AppError;
+use crate::limits::{Limits, Quota, quota};
 
 pub const PREFIX: &str = "tt_";
 
@@ -22,6 +23,7 @@ pub struct ApiToken {
 /// Creates a token for `user_id` and returns it with the secret, which is not stored.
 pub async fn create_api_token(
     conn: &mut PgConnection,
+    limits: &Limits,
     user_id: i64,
     name: &str,
 ) -> Result<(ApiToken, String), AppError> {
@@ -32,6 +34,8 @@ pub async fn create_api_token(
             "Give the token a name of 1 to 100 characters.",
         ));
     }
+    let mut tx = conn.begin().await?;
+    quota::ensure_room(&mut tx, limits, Quota::ApiTokens, user_id).await?;
     let secret = secret_token::generate(PREFIX, 20);
     let token = sqlx::query_as::<_, ApiToken>(
         "INSERT INTO api_tokens (user_id, name, token_hash, prefix) VALUES ($1, $2, $3, $4)
@@ -41,8 +45,9 @@ pub async fn create_api_token(
     .bind(name)
     .bind(secret_token::hash(&secret))
     .bind(&secret[..PREFIX.len() + 6])
-    .fetch_one(conn)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok((token, secret))
 }
 

@@ -73,6 +73,19 @@ pub fn is_cross_site(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
 }
 
+/// False when the request names an `Origin` other than `app_url`'s (including the opaque
+/// `null` of sandboxed frames and privacy redirects). No `Origin` at all passes: old browsers
+/// and non-browser clients send none, and `SameSite` cookies still hold.
+pub fn origin_matches(headers: &HeaderMap, app_url: &url::Url) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(origin) = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok()) else {
+        return false;
+    };
+    origin.origin() == app_url.origin()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +98,21 @@ mod tests {
         assert!(verify(&headers, Some(&good), "abc123").is_ok());
         assert!(verify(&headers, Some(&bad), "abc123").is_err());
         assert!(verify(&headers, None, "abc123").is_err());
+    }
+
+    #[test]
+    fn only_our_own_origin_or_none_passes() {
+        let app = url::Url::parse("https://help.example.com/").unwrap();
+        let with = |origin: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ORIGIN, origin.parse().unwrap());
+            origin_matches(&headers, &app)
+        };
+        assert!(origin_matches(&HeaderMap::new(), &app));
+        assert!(with("https://help.example.com"));
+        assert!(!with("https://evil.example"));
+        assert!(!with("http://help.example.com"));
+        assert!(!with("null"));
     }
 
     #[test]

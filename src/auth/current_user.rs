@@ -101,7 +101,8 @@ pub async fn authenticate(
     };
     let hash = secret_token::hash(cookie.value());
     let key = CredentialKey::Session(hash.clone());
-    remembered(cache, key, user_by_session(pool, &hash)).await
+    let idle_timeout = state.config().sessions.idle_timeout;
+    remembered(cache, key, user_by_session(pool, &hash, idle_timeout)).await
 }
 
 /// The user behind a credential as this instance remembers it, else as `read` finds it in
@@ -161,10 +162,12 @@ async fn user_by_api_token(
     Ok(Some((current, credential_cache::MAX_AGE)))
 }
 
-/// The user of the live session with this hash, and how long the session has left.
+/// The user of the live session with this hash, and how long the session has left (before
+/// its expiry or its idle timeout, whichever is first).
 async fn user_by_session(
     pool: &PgPool,
     hash: &[u8],
+    idle_timeout: Duration,
 ) -> Result<Option<(CurrentUser, Duration)>, AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -172,15 +175,29 @@ async fn user_by_session(
         user: User,
         csrf_token: String,
         remaining_seconds: f64,
+        seen_long_ago: bool,
     }
     let row: Option<Row> = sqlx::query_as(
         "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, s.csrf_token,
-                EXTRACT(EPOCH FROM s.expires_at - now())::float8 AS remaining_seconds
-         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > now()",
+                EXTRACT(EPOCH FROM least(s.expires_at, s.last_seen_at + make_interval(secs => $2))
+                                   - now())::float8 AS remaining_seconds,
+                s.last_seen_at < now() - make_interval(secs => least(60, $2 / 4)) AS seen_long_ago
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND s.expires_at > now()
+           AND s.last_seen_at > now() - make_interval(secs => $2)",
     )
     .bind(hash)
+    .bind(idle_timeout.as_secs_f64())
     .fetch_optional(pool)
     .await?;
+    if row.as_ref().is_some_and(|row| row.seen_long_ago) {
+        // Throttled like a token's last use (at most once a minute, or a quarter of the idle
+        // timeout); a remembered session is re-read within 30 s.
+        sqlx::query("UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1")
+            .bind(hash)
+            .execute(pool)
+            .await?;
+    }
     Ok(row.map(|row| {
         let current = CurrentUser {
             user: row.user,

@@ -5,7 +5,10 @@ pub mod api_tokens;
 pub mod credential_cache;
 pub mod csrf;
 pub mod current_user;
+pub mod login;
+pub mod login_throttle;
 pub mod password;
+pub mod password_pool;
 pub mod secret_token;
 pub mod sessions;
 

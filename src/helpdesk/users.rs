@@ -157,12 +157,11 @@ pub async fn list_users(
     .await
 }
 
-/// Checks an email and password; `None` for an unknown email or a wrong password alike.
-pub async fn verify_login(
-    conn: &mut PgConnection,
+/// The user with this email (as logins match it) and their stored password hash.
+pub async fn password_hash_by_email(
+    pool: &sqlx::PgPool,
     email: &str,
-    password: &str,
-) -> Result<Option<User>, AppError> {
+) -> Result<Option<(User, String)>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -173,21 +172,9 @@ pub async fn verify_login(
         "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)"
     ))
     .bind(email.trim())
-    .fetch_optional(conn)
+    .fetch_optional(pool)
     .await?;
-    let password = password.to_string();
-    // Hashing blocks for tens of milliseconds: keep it off the async workers.
-    let user = tokio::task::spawn_blocking(move || match row {
-        Some(row) if password::verify(&password, &row.password_hash) => Some(row.user),
-        Some(_) => None,
-        None => {
-            password::verify(&password, password::dummy_hash());
-            None
-        }
-    })
-    .await
-    .map_err(anyhow::Error::from)?;
-    Ok(user)
+    Ok(row.map(|row| (row.user, row.password_hash)))
 }
 
 /// The users of `workspace_id` named by emails or handles (as written in @mentions).

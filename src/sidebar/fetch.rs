@@ -218,7 +218,7 @@ async fn fetch_and_record(state: AppState, section: Section, contact: Contact) -
 pub async fn call_endpoint(state: &AppState, section: &Section, email: &str) -> Exchange {
     let body =
         Bytes::from(serde_json::to_vec(&json!({ "email": email })).expect("JSON of a string"));
-    let url = url::Url::parse(&section.endpoint_url)
+    let url = url::Url::parse(section.endpoint())
         .unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap());
     let signing = Signing {
         header: SIGNATURE_HEADER,

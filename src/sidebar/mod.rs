@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::error::AppError;
 use crate::helpdesk::contacts::Contact;
+use crate::limits::{RatedAction, rate};
 use crate::state::AppState;
 pub use fetch::{LoadMode, LoadStatus, SectionLoad, SidebarRuntime};
 use sections::Section;
@@ -141,8 +142,10 @@ pub struct TestResponse {
 }
 
 /// Sends `{"email":"test@example.com"}` exactly as a real call. Neither reads nor fills the
-/// cache, and never counts toward failures.
-pub async fn test_section(state: &AppState, section: &Section) -> TestReport {
+/// cache, and never counts toward failures; rate-limited per section (`SECTION_TESTS_PER_MINUTE`).
+pub async fn test_section(state: &AppState, section: &Section) -> Result<TestReport, AppError> {
+    let limits = &state.config().limits;
+    rate::hit(state.pool(), limits, RatedAction::SectionTest, section.id).await?;
     let exchange = fetch::call_endpoint(state, section, TEST_EMAIL).await;
     let outcome = fetch::judge_exchange(&exchange);
     let (items, problems, preview_html, error) = match outcome {
@@ -157,7 +160,7 @@ pub async fn test_section(state: &AppState, section: &Section) -> TestReport {
         }
         Err(error) => (None, Vec::new(), None, Some(error)),
     };
-    TestReport {
+    Ok(TestReport {
         ok: error.is_none(),
         duration_ms: exchange.duration.as_millis() as u64,
         request: TestRequest {
@@ -182,7 +185,7 @@ pub async fn test_section(state: &AppState, section: &Section) -> TestReport {
             .iter()
             .find(|(name, _)| name == fetch::SIGNATURE_HEADER)
             .map(|(_, value)| value.clone()),
-    }
+    })
 }
 
 /// The HTML of a loaded section's body: its items, or a short error.

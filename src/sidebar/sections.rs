@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 
 use crate::auth::secret_token;
 use crate::error::AppError;
+use crate::helpdesk::users::Role;
+use crate::limits::{Limits, Quota, quota};
 use crate::helpdesk::contacts::Contact;
 use crate::helpdesk::fields;
 use crate::outbound::Outbound;
@@ -21,7 +23,9 @@ pub const MAX_SECRET_CHARS: usize = 256;
 pub struct Section {
     pub id: i64,
     pub title: String,
-    pub endpoint_url: String,
+    /// Only owners and admins see it (a URL may carry credentials in its query).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
     /// Only owners and admins ever see it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -29,9 +33,11 @@ pub struct Section {
     pub position: i32,
     pub enabled: bool,
     pub consecutive_failures: i32,
+    /// Owners and admins only (an error may quote the endpoint).
     pub last_error: Option<String>,
     pub last_error_at: Option<DateTime<Utc>>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Owners and admins only, like `last_error`.
     pub disabled_reason: Option<String>,
     #[serde(skip)]
     pub version: i32,
@@ -40,10 +46,22 @@ pub struct Section {
 }
 
 impl Section {
-    /// The section as someone who may not see secrets sees it.
-    pub fn without_secret(mut self) -> Self {
-        self.secret = None;
+    /// The section as `role` may see it: agents get its title, channels, order and state,
+    /// not where it calls, with what secret, or how it last failed.
+    pub fn as_seen_by(mut self, role: Role) -> Self {
+        if !role.is_admin() {
+            self.secret = None;
+            self.endpoint_url = None;
+            self.last_error = None;
+            self.last_error_at = None;
+            self.disabled_reason = None;
+        }
         self
+    }
+
+    /// The URL the section calls (empty only in a copy shown to an agent).
+    pub fn endpoint(&self) -> &str {
+        self.endpoint_url.as_deref().unwrap_or_default()
     }
 
     pub fn secret_bytes(&self) -> &[u8] {
@@ -241,6 +259,7 @@ async fn check_endpoint(outbound: &Outbound, raw: &str) -> Result<String, AppErr
 pub async fn create_section(
     pool: &PgPool,
     outbound: &Outbound,
+    limits: &Limits,
     workspace_id: i64,
     input: SectionInput,
 ) -> Result<Section, AppError> {
@@ -268,6 +287,7 @@ pub async fn create_section(
         .bind(workspace_id)
         .execute(&mut *tx)
         .await?;
+    quota::ensure_room(&mut tx, limits, Quota::SidebarSections, workspace_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO sidebar_sections (workspace_id, title, endpoint_url, secret, position)
          VALUES ($1, $2, $3, $4, (SELECT COALESCE(max(position) + 1, 0) FROM sidebar_sections WHERE workspace_id = $1))
@@ -317,7 +337,7 @@ pub async fn update_section(
     };
     let changes_calls = endpoint
         .as_ref()
-        .is_some_and(|e| *e != current.endpoint_url)
+        .is_some_and(|e| e != current.endpoint())
         || secret
             .as_ref()
             .is_some_and(|s| Some(s) != current.secret.as_ref())

@@ -3,12 +3,19 @@
 
 pub mod api;
 pub mod assets;
+pub mod client_address;
+pub mod connections;
 pub mod health;
 pub mod pages;
+pub mod redirect;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::BoxError;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -23,7 +30,16 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The largest request body any route accepts: JSON bodies and forms alike (a message's body
+/// is at most 100,000 characters). Larger bodies answer 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// `Strict-Transport-Security` when `APP_URL` is https: one year.
+const HSTS: &str = "max-age=31536000";
+
 pub fn router(state: AppState) -> Router {
+    let http = state.config().http.clone();
+    let https = state.config().app_url.scheme() == "https";
     let (api_routes, openapi) = api::router();
     let openapi_json = serde_json::to_string(&openapi).expect("the OpenAPI document serializes");
 
@@ -39,6 +55,31 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .fallback(api_or_page_not_found)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Overload turns into quick 503s instead of an unbounded queue; a request that runs
+        // too long is cut off.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(overload_or_timeout))
+                .load_shed()
+                .concurrency_limit(http.max_in_flight)
+                .timeout(http.request_timeout),
+        )
+        .layer(
+            tower::ServiceBuilder::new()
+                // Responses hold a user's data (and some a secret shown once): never stored
+                // by browsers or proxies unless a route says otherwise (static assets do).
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .option_layer(https.then(|| {
+                    SetResponseHeaderLayer::overriding(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        HeaderValue::from_static(HSTS),
+                    )
+                })),
+        )
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUlid))
@@ -75,6 +116,26 @@ async fn api_or_page_not_found(uri: axum::http::Uri) -> axum::response::Response
         crate::error::AppError::NotFound.into_response()
     } else {
         pages::PageError(crate::error::AppError::NotFound).into_response()
+    }
+}
+
+/// What the load-shedding and timeout layers refuse, in our error shape.
+async fn overload_or_timeout(err: BoxError) -> Response {
+    use crate::error::AppError;
+    if err.is::<tower::timeout::error::Elapsed>() {
+        AppError::Overloaded {
+            retry_after: 1,
+            message: "The request took too long and was stopped. Try again in a moment.".into(),
+        }
+        .into_response()
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        AppError::Overloaded {
+            retry_after: 1,
+            message: "The service is busy. Try again in a moment.".into(),
+        }
+        .into_response()
+    } else {
+        AppError::Internal(anyhow::anyhow!(err)).into_response()
     }
 }
 

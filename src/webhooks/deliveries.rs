@@ -15,6 +15,7 @@ use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
 use super::queue::{self, AttemptRecord, ClaimedDelivery};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::limits::{Limits, RatedAction, rate};
 use crate::helpdesk::new_ulid;
 use crate::helpdesk::workspaces::get_workspace;
 use crate::outbound::OutboundClient;
@@ -207,10 +208,12 @@ pub async fn get_delivery(
 pub async fn resend(
     pool: &PgPool,
     client: &OutboundClient,
+    limits: &Limits,
     user: &CurrentUser,
     id: i64,
 ) -> Result<DeliveryDetail, AppError> {
     let (destination, detail) = get_delivery(pool, user, id).await?;
+    rate::hit(pool, limits, RatedAction::Resend, destination.id).await?;
     let claimed = ClaimedDelivery {
         id,
         destination_id: destination.id,
@@ -229,11 +232,13 @@ pub async fn resend(
 /// Queues a `test` notification to the destination; it is delivered (and retried) like any other.
 pub async fn send_test(
     pool: &PgPool,
+    limits: &Limits,
     user: &CurrentUser,
     destination_id: i64,
 ) -> Result<DeliverySummary, AppError> {
     let mut conn = pool.acquire().await?;
     let destination = get_destination(&mut conn, user, destination_id).await?;
+    rate::hit(pool, limits, RatedAction::TestNotification, destination.id).await?;
     let workspace = get_workspace(&mut conn, user.user.workspace_id).await?;
     drop(conn);
     let ulid = new_ulid();

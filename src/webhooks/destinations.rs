@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::event_types::EventType;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::limits::{Limits, Quota, quota};
 use crate::outbound::Outbound;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -215,6 +216,7 @@ async fn check_url(outbound: &Outbound, raw: &str) -> Result<String, AppError> {
 pub async fn create_destination(
     pool: &PgPool,
     outbound: &Outbound,
+    limits: &Limits,
     user: &CurrentUser,
     input: DestinationInput,
 ) -> Result<Destination, AppError> {
@@ -231,6 +233,16 @@ pub async fn create_destination(
     let name = check_name(input.name.as_deref())?;
     let url = check_url(outbound, input.url.as_deref().unwrap_or_default()).await?;
     let owner = (scope == Scope::Personal).then_some(user.user.id);
+    let mut tx = pool.begin().await?;
+    match owner {
+        Some(user_id) => {
+            quota::ensure_room(&mut tx, limits, Quota::PersonalDestinations, user_id).await?
+        }
+        None => {
+            let workspace = user.user.workspace_id;
+            quota::ensure_room(&mut tx, limits, Quota::WorkspaceDestinations, workspace).await?
+        }
+    }
     let row: DestinationRow = sqlx::query_as(&format!(
         "INSERT INTO webhook_destinations (workspace_id, owner_user_id, name, url, events, enabled, secret)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
@@ -242,8 +254,9 @@ pub async fn create_destination(
     .bind(events)
     .bind(input.enabled.unwrap_or(true))
     .bind(generate_secret())
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(row.into())
 }
 

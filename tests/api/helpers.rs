@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use therethere::auth::api_tokens::create_api_token;
+use therethere::limits::Limits;
 use therethere::config::Config;
 use therethere::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
 use therethere::helpdesk::users::{NewUser, Role, create_user};
@@ -318,7 +319,7 @@ impl TestApp {
 
     async fn finish_user(&self, id: i64, email: &str, handle: &str, password: &str) -> TestUser {
         let mut conn = self.pool.acquire().await.unwrap();
-        let (_, token) = create_api_token(&mut conn, id, "tests").await.unwrap();
+        let (_, token) = create_api_token(&mut conn, &Limits::default(), id, "tests").await.unwrap();
         TestUser {
             id,
             email: email.into(),

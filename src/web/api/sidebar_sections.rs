@@ -12,11 +12,7 @@ use crate::sidebar::{self, LoadMode, SectionLoad, TestReport};
 use crate::state::AppState;
 
 fn shown_to(current: &CurrentUser, section: Section) -> Section {
-    if current.user.role.is_admin() {
-        section
-    } else {
-        section.without_secret()
-    }
+    section.as_seen_by(current.user.role)
 }
 
 #[utoipa::path(get, path = "/api/sidebar-sections", tag = "sidebar",
@@ -43,6 +39,7 @@ pub async fn create_section(
     let section = sections::create_section(
         state.pool(),
         state.outbound(),
+        &state.config().limits,
         current.user.workspace_id,
         input,
     )
@@ -107,7 +104,7 @@ pub async fn test_section(
     let mut conn = state.pool().acquire().await?;
     let section = sections::get_section(&mut conn, current.user.workspace_id, id).await?;
     drop(conn);
-    Ok(AppJson(sidebar::test_section(&state, &section).await))
+    Ok(AppJson(sidebar::test_section(&state, &section).await?))
 }
 
 /// Enables the section and resets its failure counter.
@@ -172,6 +169,10 @@ pub async fn refresh_ticket_section(
         Ok(load) => Ok(AppJson(load)),
         Err(too_soon) => Err(AppError::RateLimited {
             retry_after: too_soon.retry_after_seconds,
+            message: format!(
+                "Refreshed moments ago; try again in {} s.",
+                too_soon.retry_after_seconds
+            ),
         }),
     }
 }

@@ -33,7 +33,14 @@ pub async fn create_destination(
     AppJson(input): AppJson<DestinationInput>,
 ) -> Result<(StatusCode, AppJson<Destination>), AppError> {
     let destination =
-        destinations::create_destination(state.pool(), state.outbound(), &current, input).await?;
+        destinations::create_destination(
+            state.pool(),
+            state.outbound(),
+            &state.config().limits,
+            &current,
+            input,
+        )
+        .await?;
     Ok((StatusCode::CREATED, AppJson(destination)))
 }
 
@@ -99,7 +106,7 @@ pub async fn send_test(
 ) -> Result<(StatusCode, AppJson<DeliverySummary>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        AppJson(deliveries::send_test(state.pool(), &current, id).await?),
+        AppJson(deliveries::send_test(state.pool(), &state.config().limits, &current, id).await?),
     ))
 }
 
@@ -151,6 +158,13 @@ pub async fn resend_delivery(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<DeliveryDetail>, AppError> {
     Ok(AppJson(
-        deliveries::resend(state.pool(), &state.outbound().webhooks, &current, id).await?,
+        deliveries::resend(
+            state.pool(),
+            &state.outbound().webhooks,
+            &state.config().limits,
+            &current,
+            id,
+        )
+        .await?,
     ))
 }

@@ -3,17 +3,18 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
 use super::{PageError, PageUser, render};
-use crate::auth::{csrf, sessions};
+use crate::auth::{csrf, login, sessions};
 use crate::error::AppError;
-use crate::helpdesk::users::verify_login;
 use crate::state::AppState;
+use crate::web::client_address::ClientAddress;
+use crate::web::redirect;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -28,10 +29,10 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn show(Query(query): Query<NextQuery>) -> Response {
+pub async fn show(State(state): State<AppState>, Query(query): Query<NextQuery>) -> Response {
     render(&LoginPage {
         email: String::new(),
-        next: safe_next(query.next.as_deref()).to_string(),
+        next: redirect::after_login(&state.config().app_url, query.next.as_deref()),
         error: None,
     })
 }
@@ -46,32 +47,67 @@ pub struct LoginForm {
 
 pub async fn submit(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
+    let config = state.config();
     // No session yet, so no token: refuse logins posted from other sites instead.
-    if csrf::is_cross_site(&headers) {
+    if csrf::is_cross_site(&headers) || !csrf::origin_matches(&headers, &config.app_url) {
         return Err(AppError::Csrf.into());
     }
-    let mut conn = state.pool().acquire().await?;
-    let Some(user) = verify_login(&mut conn, &form.email, &form.password).await? else {
+    let next = redirect::after_login(&config.app_url, Some(&form.next));
+    let refused = |status: StatusCode, message: String, retry_after: Option<u64>| {
         let page = LoginPage {
-            email: form.email,
-            next: safe_next(Some(&form.next)).to_string(),
-            error: Some("That email and password don't match an account.".into()),
+            email: form.email.clone(),
+            next: next.clone(),
+            error: Some(message),
         };
-        return Ok((axum::http::StatusCode::UNAUTHORIZED, render(&page)).into_response());
+        let mut response = (status, render(&page)).into_response();
+        crate::error::set_retry_after(&mut response, retry_after);
+        Ok(response)
     };
-    let session = sessions::create_session(&mut conn, user.id).await?;
+    let checked = login::check_login(
+        state.pool(),
+        state.passwords(),
+        &config.login_throttle,
+        client,
+        &form.email,
+        &form.password,
+    )
+    .await;
+    let user = match checked {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return refused(
+                StatusCode::UNAUTHORIZED,
+                "That email and password don't match an account.".into(),
+                None,
+            );
+        }
+        Err(err @ (AppError::RateLimited { .. } | AppError::Overloaded { .. })) => {
+            return refused(err.status(), err.public_message(), err.retry_after());
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let mut conn = state.pool().acquire().await?;
+    let session = sessions::create_session(
+        &mut conn,
+        user.id,
+        config.sessions,
+        config.limits.sessions_per_user,
+    )
+    .await?;
+    let max_age = i64::try_from(config.sessions.lifetime.as_secs()).unwrap_or(i64::MAX);
     let cookie = Cookie::build((sessions::COOKIE_NAME, session.token))
         .path("/")
         .http_only(true)
-        .secure(state.config().cookies_secure())
+        .secure(config.cookies_secure())
         .same_site(SameSite::Lax)
-        .max_age(time::Duration::seconds(sessions::LIFETIME.num_seconds()));
+        .max_age(time::Duration::seconds(max_age));
     tracing::info!(user.id = user.id, "user logged in");
-    Ok((jar.add(cookie), Redirect::to(safe_next(Some(&form.next)))).into_response())
+    Ok((jar.add(cookie), Redirect::to(&next)).into_response())
 }
 
 pub async fn logout(
@@ -87,26 +123,4 @@ pub async fn logout(
     }
     let jar = jar.remove(Cookie::build(sessions::COOKIE_NAME).path("/"));
     Ok((jar, Redirect::to("/login")).into_response())
-}
-
-/// Only local paths: a login link must not bounce the user to another site.
-fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/tickets",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn next_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/tickets/3")), "/tickets/3");
-        assert_eq!(safe_next(Some("//evil.example")), "/tickets");
-        assert_eq!(safe_next(Some("https://evil.example")), "/tickets");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/tickets");
-        assert_eq!(safe_next(None), "/tickets");
-    }
 }

@@ -189,6 +189,7 @@ impl IntoResponse for PageError {
         }
         err.log_if_internal();
         let status = err.status();
+        let retry_after = err.retry_after();
         let heading = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::FORBIDDEN => "Not allowed",
@@ -205,7 +206,9 @@ impl IntoResponse for PageError {
             heading,
             message,
         };
-        (status, render(&page)).into_response()
+        let mut response = (status, render(&page)).into_response();
+        crate::error::set_retry_after(&mut response, retry_after);
+        response
     }
 }
 

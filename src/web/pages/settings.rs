@@ -80,16 +80,13 @@ pub async fn create_api_token(
     Form(form): Form<NameForm>,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
-    let created = api_tokens::create_api_token(&mut conn, user.user.id, &form.name).await;
+    let created = api_tokens::create_api_token(&mut conn, &state.config().limits, user.user.id, &form.name).await;
     let (status, new_token, error, name_draft) = match created {
         Ok((_, secret)) => (StatusCode::OK, Some(secret), None, String::new()),
-        Err(AppError::Validation { message, .. }) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(message),
-            form.name,
-        ),
-        Err(other) => return Err(other.into()),
+        Err(err) => match err.inline_on_form() {
+            Some((_, message)) => (err.status(), None, Some(message), form.name),
+            None => return Err(err.into()),
+        },
     };
     let page = ApiTokensPage {
         layout: Layout::new("API tokens", "api-tokens", &user, None),

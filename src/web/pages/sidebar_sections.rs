@@ -115,7 +115,7 @@ async fn form_page(
             .unwrap_or_default(),
         endpoint_url: section
             .as_ref()
-            .map(|s| s.endpoint_url.clone())
+            .map(|s| s.endpoint().to_string())
             .unwrap_or_default(),
         secret: section
             .as_ref()
@@ -188,11 +188,8 @@ async fn refill(
     form: SectionForm,
     err: AppError,
 ) -> Result<Response, PageError> {
-    let (field, message) = match err {
-        AppError::Validation { field, message } | AppError::Conflict { field, message } => {
-            (field.unwrap_or_default(), message)
-        }
-        other => return Err(other.into()),
+    let Some((field, message)) = err.inline_on_form() else {
+        return Err(err.into());
     };
     let mut page = form_page(state, user, section, None).await?;
     page.title = form.title;
@@ -200,7 +197,7 @@ async fn refill(
     page.secret = form.secret;
     page.channel_ids = form.channel_ids;
     page.error = Some((field, message));
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+    Ok((err.status(), render(&page)).into_response())
 }
 
 pub async fn create(
@@ -213,6 +210,7 @@ pub async fn create(
     match sections::create_section(
         state.pool(),
         state.outbound(),
+        &state.config().limits,
         user.user.workspace_id,
         form.input(),
     )
@@ -278,7 +276,7 @@ pub async fn test(
     let mut conn = state.pool().acquire().await?;
     let section = sections::get_section(&mut conn, user.user.workspace_id, id).await?;
     drop(conn);
-    let report = sidebar::test_section(&state, &section).await;
+    let report = sidebar::test_section(&state, &section).await?;
     let mut page = form_page(&state, &user, Some(section), None).await?;
     page.report = Some(report);
     Ok(render(&page))

@@ -144,21 +144,30 @@ async fn create(
         name: Some(form.name.clone()),
         enabled: None,
     };
-    match destinations::create_destination(state.pool(), state.outbound(), &user, input).await {
+    match destinations::create_destination(
+        state.pool(),
+        state.outbound(),
+        &state.config().limits,
+        &user,
+        input,
+    )
+    .await {
         Ok(d) => Ok((
             flash::set(jar, "Webhook added. Send a test to check your endpoint."),
             Redirect::to(&format!("/settings/webhooks/{}", d.id)),
         )
             .into_response()),
-        Err(AppError::Validation { field, message }) => {
+        Err(err) => {
+            let Some(inline) = err.inline_on_form() else {
+                return Err(err.into());
+            };
             let mut page = list_page(&state, &user, scope, None).await?;
             page.url = form.url;
             page.name = form.name;
             page.choices = choices(scope, &form.events);
-            page.error = Some((field.unwrap_or_default(), message));
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+            page.error = Some(inline);
+            Ok((err.status(), render(&page)).into_response())
         }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -330,7 +339,7 @@ pub async fn send_test(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    deliveries::send_test(state.pool(), &user, id).await?;
+    deliveries::send_test(state.pool(), &state.config().limits, &user, id).await?;
     let jar = flash::set(
         jar,
         "Test notification queued. It appears below within a moment.",
@@ -463,7 +472,14 @@ pub async fn resend(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let detail = deliveries::resend(state.pool(), &state.outbound().webhooks, &user, id).await?;
+    let detail = deliveries::resend(
+        state.pool(),
+        &state.outbound().webhooks,
+        &state.config().limits,
+        &user,
+        id,
+    )
+    .await?;
     let last = detail.attempts_detail.last();
     let message = match last {
         Some(a) if a.succeeded => {

@@ -1,0 +1,106 @@
+//! Rate limits on actions that make us call out at once (test notifications, resends,
+//! section Tests): fixed one-minute windows per action and object, counted in PostgreSQL so
+//! every instance shares one count.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::Limits;
+use crate::error::AppError;
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RatedAction {
+    /// Per webhook destination.
+    TestNotification,
+    /// Per webhook destination.
+    Resend,
+    /// Per sidebar section.
+    SectionTest,
+}
+
+impl RatedAction {
+    pub fn setting(self) -> &'static str {
+        match self {
+            RatedAction::TestNotification => "TEST_NOTIFICATIONS_PER_MINUTE",
+            RatedAction::Resend => "RESENDS_PER_MINUTE",
+            RatedAction::SectionTest => "SECTION_TESTS_PER_MINUTE",
+        }
+    }
+
+    pub fn per_minute(self, limits: &Limits) -> u32 {
+        match self {
+            RatedAction::TestNotification => limits.test_notifications_per_minute,
+            RatedAction::Resend => limits.resends_per_minute,
+            RatedAction::SectionTest => limits.section_tests_per_minute,
+        }
+    }
+
+    fn key(self, object_id: i64) -> String {
+        let kind = match self {
+            RatedAction::TestNotification => "test-notification",
+            RatedAction::Resend => "resend",
+            RatedAction::SectionTest => "section-test",
+        };
+        format!("{kind}:{object_id}")
+    }
+}
+
+/// The decision for one more hit in a window: within the limit, or wait this long.
+pub fn decide(hits: i64, per_minute: u32, window_left: Duration) -> Result<(), u64> {
+    if hits <= i64::from(per_minute) {
+        Ok(())
+    } else {
+        Err(window_left.as_secs_f64().ceil().max(1.0) as u64)
+    }
+}
+
+/// Counts one `action` on `object_id`; past the limit, a 429 with `Retry-After` (the end of
+/// the window).
+pub async fn hit(
+    pool: &PgPool,
+    limits: &Limits,
+    action: RatedAction,
+    object_id: i64,
+) -> Result<(), AppError> {
+    let (hits, left): (i64, f64) = sqlx::query_as(
+        "INSERT INTO rate_limit_windows AS w (key, window_start, hits) VALUES ($1, now(), 1)
+         ON CONFLICT (key) DO UPDATE SET
+             window_start = CASE WHEN w.window_start <= now() - make_interval(secs => $2)
+                                 THEN now() ELSE w.window_start END,
+             hits = CASE WHEN w.window_start <= now() - make_interval(secs => $2)
+                         THEN 1 ELSE w.hits + 1 END
+         RETURNING hits::int8,
+                   EXTRACT(EPOCH FROM w.window_start + make_interval(secs => $2) - now())::float8",
+    )
+    .bind(action.key(object_id))
+    .bind(WINDOW.as_secs_f64())
+    .fetch_one(pool)
+    .await?;
+    decide(hits, action.per_minute(limits), Duration::from_secs_f64(left.max(0.0))).map_err(
+        |retry_after| AppError::RateLimited {
+            retry_after,
+            message: format!(
+                "This can run at most {} times a minute (the setting {}). Try again in {} s.",
+                action.per_minute(limits),
+                action.setting(),
+                retry_after
+            ),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hit_past_the_limit_waits_for_the_window_to_end() {
+        assert_eq!(decide(10, 10, Duration::from_secs(30)), Ok(()));
+        assert_eq!(decide(11, 10, Duration::from_millis(29_200)), Err(30));
+        // Never "try again in 0 s".
+        assert_eq!(decide(11, 10, Duration::ZERO), Err(1));
+    }
+}

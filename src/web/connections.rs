@@ -1,0 +1,82 @@
+//! Accepting connections: hyper's HTTP/1 server driven by our own accept loop, because
+//! `axum::serve` gives hyper no timer and so cannot close a client that never finishes its
+//! request headers. Each request carries its peer address (`ConnectInfo`) for the client
+//! address rules in [`super::client_address`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// How long clients may take, and how much the service takes on at once (`HTTP_*` settings).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// A request's headers must arrive within this; it is also how long an idle keep-alive
+    /// connection stays open (hyper's header timer runs while it waits for the next request).
+    pub header_read_timeout: Duration,
+    /// A whole request, body and handler, must finish within this.
+    pub request_timeout: Duration,
+    /// Requests handled at once per instance; more are refused with 503 at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            header_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 512,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then waits for requests in flight
+/// (idle connections close at once).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    settings: &HttpSettings,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, say: back off instead of spinning.
+                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            app.clone().oneshot(request)
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, peer = %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
