@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection, PgPool};
 use therethere::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
 
+#[path = "load/logins.rs"]
+mod logins;
+
 const SECRET_HEADER: &str = "therethere-signature";
 
 fn main() {
@@ -63,6 +66,9 @@ async fn run() {
     }
     if wants("sidebar") {
         sidebar(&pg, &binary).await;
+    }
+    if wants("logins") {
+        logins::logins(&pg, &binary).await;
     }
 }
 
@@ -202,7 +208,14 @@ async fn seed_workspace(pool: &PgPool) -> (i64, String) {
     )
     .await
     .unwrap();
-    let (_, token) = create_api_token(&mut tx, &therethere::limits::Limits::default(), owner.id, "bench").await.unwrap();
+    let (_, token) = create_api_token(
+        &mut tx,
+        &therethere::limits::Limits::default(),
+        owner.id,
+        "bench",
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     (ws.id, token)
 }

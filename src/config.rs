@@ -246,16 +246,19 @@ impl Config {
                 0.1,
             )?,
             request_timeout: seconds("HTTP_REQUEST_TIMEOUT", http_defaults.request_timeout, 0.1)?,
-            max_in_flight: count("HTTP_MAX_IN_FLIGHT", http_defaults.max_in_flight as u32)? as usize,
+            max_in_flight: count("HTTP_MAX_IN_FLIGHT", http_defaults.max_in_flight as u32)?
+                as usize,
         };
         let trusted_client_ip_header = match get("TRUSTED_CLIENT_IP_HEADER") {
             None => None,
-            Some(raw) => Some(HeaderName::try_from(raw.to_ascii_lowercase()).map_err(|_| {
-                ConfigError {
-                    variable: "TRUSTED_CLIENT_IP_HEADER",
-                    reason: "must be a header name such as X-Forwarded-For".into(),
-                }
-            })?),
+            Some(raw) => {
+                Some(
+                    HeaderName::try_from(raw.to_ascii_lowercase()).map_err(|_| ConfigError {
+                        variable: "TRUSTED_CLIENT_IP_HEADER",
+                        reason: "must be a header name such as X-Forwarded-For".into(),
+                    })?,
+                )
+            }
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let throttle = ThrottlePolicy::default();
@@ -287,7 +290,10 @@ impl Config {
                 "MAX_PERSONAL_DESTINATIONS_PER_USER",
                 quota.personal_destinations_per_user,
             )?,
-            workspace_destinations: count("MAX_WORKSPACE_DESTINATIONS", quota.workspace_destinations)?,
+            workspace_destinations: count(
+                "MAX_WORKSPACE_DESTINATIONS",
+                quota.workspace_destinations,
+            )?,
             sidebar_sections: count("MAX_SIDEBAR_SECTIONS", quota.sidebar_sections)?,
             api_tokens_per_user: count("MAX_API_TOKENS_PER_USER", quota.api_tokens_per_user)?,
             sessions_per_user: count("MAX_SESSIONS_PER_USER", quota.sessions_per_user)?,

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::auth::api_tokens::create_api_token;
-use crate::limits::Limits;
 use crate::config::Config;
 use crate::helpdesk::channels::{Channel, create_channel, list_channels};
 use crate::helpdesk::messages::{add_agent_reply, add_contact_reply};
@@ -14,6 +13,7 @@ use crate::helpdesk::notes::add_note;
 use crate::helpdesk::tickets::{NewContact, NewTicket, assign_ticket, receive_ticket};
 use crate::helpdesk::users::{NewUser, Role, User, create_user, list_users};
 use crate::helpdesk::workspaces::{create_workspace, find_workspace_by_name};
+use crate::limits::Limits;
 
 pub const WORKSPACE: &str = "Acme";
 

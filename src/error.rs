@@ -83,9 +83,8 @@ impl AppError {
     /// Seconds after which a refused request may be tried again, for `Retry-After`.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::RateLimited { retry_after, .. } | AppError::Overloaded { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            AppError::RateLimited { retry_after, .. }
+            | AppError::Overloaded { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -162,8 +162,8 @@ async fn user_by_api_token(
     Ok(Some((current, credential_cache::MAX_AGE)))
 }
 
-/// The user of the live session with this hash, and how long the session has left (before
-/// its expiry or its idle timeout, whichever is first).
+/// The user of the live session with this hash, and how long it may be remembered: until its
+/// expiry, and never more than a quarter of the idle timeout.
 async fn user_by_session(
     pool: &PgPool,
     hash: &[u8],
@@ -179,8 +179,9 @@ async fn user_by_session(
     }
     let row: Option<Row> = sqlx::query_as(
         "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, s.csrf_token,
-                EXTRACT(EPOCH FROM least(s.expires_at, s.last_seen_at + make_interval(secs => $2))
-                                   - now())::float8 AS remaining_seconds,
+                -- Remembered at most a quarter of the idle timeout, so a session in use is
+                -- read again (and its last use recorded) well before it would time out.
+                least(EXTRACT(EPOCH FROM s.expires_at - now())::float8, $2 / 4) AS remaining_seconds,
                 s.last_seen_at < now() - make_interval(secs => least(60, $2 / 4)) AS seen_long_ago
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > now()

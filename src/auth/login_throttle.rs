@@ -91,7 +91,11 @@ impl ThrottlePolicy {
             return None;
         }
         let doublings = (failures - free).min(30);
-        Some(self.base_lockout.saturating_mul(1 << doublings).min(self.max_lockout))
+        Some(
+            self.base_lockout
+                .saturating_mul(1 << doublings)
+                .min(self.max_lockout),
+        )
     }
 }
 
@@ -182,13 +186,28 @@ mod tests {
         let account = ThrottleKey::account(" Someone@Example.com ");
         assert_eq!(account, ThrottleKey::Account("someone@example.com".into()));
         assert_eq!(policy.lockout_after(&account, 4), None);
-        assert_eq!(policy.lockout_after(&account, 5), Some(Duration::from_secs(1)));
-        assert_eq!(policy.lockout_after(&account, 6), Some(Duration::from_secs(2)));
-        assert_eq!(policy.lockout_after(&account, 9), Some(Duration::from_secs(16)));
-        assert_eq!(policy.lockout_after(&account, 40), Some(Duration::from_secs(900)));
+        assert_eq!(
+            policy.lockout_after(&account, 5),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            policy.lockout_after(&account, 6),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            policy.lockout_after(&account, 9),
+            Some(Duration::from_secs(16))
+        );
+        assert_eq!(
+            policy.lockout_after(&account, 40),
+            Some(Duration::from_secs(900))
+        );
         let address = ThrottleKey::address("127.0.0.1".parse().unwrap());
         assert_eq!(policy.lockout_after(&address, 19), None);
-        assert_eq!(policy.lockout_after(&address, 20), Some(Duration::from_secs(1)));
+        assert_eq!(
+            policy.lockout_after(&address, 20),
+            Some(Duration::from_secs(1))
+        );
     }
 
     #[test]

@@ -48,7 +48,11 @@ impl PasswordPool {
 
     /// Whether `password` matches `stored_hash` (or, with `None`, a hash nobody knows, so that
     /// an unknown account costs the same time as a known one).
-    pub async fn verify(&self, password: String, stored_hash: Option<String>) -> Result<bool, Busy> {
+    pub async fn verify(
+        &self,
+        password: String,
+        stored_hash: Option<String>,
+    ) -> Result<bool, Busy> {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             let matches = match stored_hash {
@@ -83,8 +87,15 @@ mod tests {
     async fn checks_a_password_and_spends_a_hash_on_an_unknown_account() {
         let pool = PasswordPool::new(1, 4);
         let hash = password::hash("correct horse").unwrap();
-        assert_eq!(pool.verify("correct horse".into(), Some(hash.clone())).await, Ok(true));
-        assert_eq!(pool.verify("wrong horse".into(), Some(hash)).await, Ok(false));
+        assert_eq!(
+            pool.verify("correct horse".into(), Some(hash.clone()))
+                .await,
+            Ok(true)
+        );
+        assert_eq!(
+            pool.verify("wrong horse".into(), Some(hash)).await,
+            Ok(false)
+        );
         assert_eq!(pool.verify("anything".into(), None).await, Ok(false));
     }
 
@@ -104,6 +115,9 @@ mod tests {
                 busy += 1;
             }
         }
-        assert!(busy >= 10, "only {busy} of 20 were refused with one thread and a queue of one");
+        assert!(
+            busy >= 10,
+            "only {busy} of 20 were refused with one thread and a queue of one"
+        );
     }
 }

@@ -58,7 +58,9 @@ impl Quota {
             Quota::WorkspaceDestinations => {
                 "SELECT count(*) FROM webhook_destinations WHERE workspace_id = $1 AND owner_user_id IS NULL"
             }
-            Quota::SidebarSections => "SELECT count(*) FROM sidebar_sections WHERE workspace_id = $1",
+            Quota::SidebarSections => {
+                "SELECT count(*) FROM sidebar_sections WHERE workspace_id = $1"
+            }
             Quota::ApiTokens => "SELECT count(*) FROM api_tokens WHERE user_id = $1",
         }
     }
@@ -109,8 +111,14 @@ mod tests {
     fn the_error_names_the_setting_and_the_number() {
         let err = Quota::PersonalDestinations.exceeded(20);
         let message = err.public_message();
-        assert!(message.contains("at most 20 personal destinations"), "{message}");
-        assert!(message.contains("MAX_PERSONAL_DESTINATIONS_PER_USER"), "{message}");
+        assert!(
+            message.contains("at most 20 personal destinations"),
+            "{message}"
+        );
+        assert!(
+            message.contains("MAX_PERSONAL_DESTINATIONS_PER_USER"),
+            "{message}"
+        );
         assert_eq!(err.status().as_u16(), 409);
         assert_eq!(err.code(), "quota_exceeded");
     }

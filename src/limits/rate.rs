@@ -79,17 +79,20 @@ pub async fn hit(
     .bind(WINDOW.as_secs_f64())
     .fetch_one(pool)
     .await?;
-    decide(hits, action.per_minute(limits), Duration::from_secs_f64(left.max(0.0))).map_err(
-        |retry_after| AppError::RateLimited {
-            retry_after,
-            message: format!(
-                "This can run at most {} times a minute (the setting {}). Try again in {} s.",
-                action.per_minute(limits),
-                action.setting(),
-                retry_after
-            ),
-        },
+    decide(
+        hits,
+        action.per_minute(limits),
+        Duration::from_secs_f64(left.max(0.0)),
     )
+    .map_err(|retry_after| AppError::RateLimited {
+        retry_after,
+        message: format!(
+            "This can run at most {} times a minute (the setting {}). Try again in {} s.",
+            action.per_minute(limits),
+            action.setting(),
+            retry_after
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use utoipa::ToSchema;
 
 use crate::auth::secret_token;
 use crate::error::AppError;
-use crate::helpdesk::users::Role;
-use crate::limits::{Limits, Quota, quota};
 use crate::helpdesk::contacts::Contact;
 use crate::helpdesk::fields;
+use crate::helpdesk::users::Role;
+use crate::limits::{Limits, Quota, quota};
 use crate::outbound::Outbound;
 
 /// Consecutive failures after which a section disables itself (spec: 10).
@@ -335,9 +335,7 @@ pub async fn update_section(
         Some(ids) => Some(check_channels(&mut tx, workspace_id, ids).await?),
         None => None,
     };
-    let changes_calls = endpoint
-        .as_ref()
-        .is_some_and(|e| e != current.endpoint())
+    let changes_calls = endpoint.as_ref().is_some_and(|e| e != current.endpoint())
         || secret
             .as_ref()
             .is_some_and(|s| Some(s) != current.secret.as_ref())

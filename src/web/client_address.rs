@@ -17,7 +17,10 @@ pub struct ClientAddress(pub IpAddr);
 impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -36,8 +39,10 @@ impl FromRequestParts<AppState> for ClientAddress {
 }
 
 /// The last address in comma-separated header values (`X-Forwarded-For: a, b, c` → c).
-fn last_address<'a>(values: impl DoubleEndedIterator<Item = &'a axum::http::HeaderValue>) -> Option<IpAddr> {
-    let last_value = values.rev().next()?.to_str().ok()?;
+fn last_address<'a>(
+    mut values: impl DoubleEndedIterator<Item = &'a axum::http::HeaderValue>,
+) -> Option<IpAddr> {
+    let last_value = values.next_back()?.to_str().ok()?;
     let last = last_value.rsplit(',').next()?.trim();
     last.parse::<IpAddr>()
         .ok()
@@ -62,6 +67,9 @@ mod tests {
         let bad = [HeaderValue::from_static("not an address")];
         assert_eq!(last_address(bad.iter()), None);
         let with_port = [HeaderValue::from_static("[2001:db8::1]:443")];
-        assert_eq!(last_address(with_port.iter()), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(
+            last_address(with_port.iter()),
+            Some("2001:db8::1".parse().unwrap())
+        );
     }
 }

@@ -43,28 +43,33 @@ pub fn router(state: AppState) -> Router {
     let (api_routes, openapi) = api::router();
     let openapi_json = serde_json::to_string(&openapi).expect("the OpenAPI document serializes");
 
+    let routes =
+        Router::new()
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
+            .route(
+                "/api/openapi.json",
+                get(move || async move {
+                    ([("content-type", "application/json")], openapi_json.clone())
+                }),
+            )
+            .merge(api_routes)
+            .merge(pages::router())
+            .merge(assets::router())
+            .fallback(api_or_page_not_found)
+            .with_state(state)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    // Overload turns into quick 503s instead of an unbounded queue; a request that runs too
+    // long is cut off. Wrapped around the whole router, not layered onto it: `Router::layer`
+    // gives each route its own copy, and so its own limit.
+    let shed = tower::ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overload_or_timeout))
+        .load_shed()
+        .concurrency_limit(http.max_in_flight)
+        .timeout(http.request_timeout)
+        .service(routes);
     Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route(
-            "/api/openapi.json",
-            get(move || async move { ([("content-type", "application/json")], openapi_json.clone()) }),
-        )
-        .merge(api_routes)
-        .merge(pages::router())
-        .merge(assets::router())
-        .fallback(api_or_page_not_found)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Overload turns into quick 503s instead of an unbounded queue; a request that runs
-        // too long is cut off.
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(overload_or_timeout))
-                .load_shed()
-                .concurrency_limit(http.max_in_flight)
-                .timeout(http.request_timeout),
-        )
+        .fallback_service(shed)
         .layer(
             tower::ServiceBuilder::new()
                 // Responses hold a user's data (and some a secret shown once): never stored

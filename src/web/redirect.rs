@@ -83,7 +83,10 @@ mod tests {
 
     #[test]
     fn local_paths_pass_with_their_query() {
-        assert_eq!(same_origin_path(&app(), "/tickets/3").as_deref(), Some("/tickets/3"));
+        assert_eq!(
+            same_origin_path(&app(), "/tickets/3").as_deref(),
+            Some("/tickets/3")
+        );
         assert_eq!(
             same_origin_path(&app(), "/tickets?status=closed").as_deref(),
             Some("/tickets?status=closed")
@@ -128,7 +131,11 @@ mod tests {
             "//help.example.com@evil.example",
         ];
         for next in hostile {
-            assert_eq!(same_origin_path(&app(), next), None, "{next:?} was let through");
+            assert_eq!(
+                same_origin_path(&app(), next),
+                None,
+                "{next:?} was let through"
+            );
         }
     }
 

@@ -15,9 +15,9 @@ use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
 use super::queue::{self, AttemptRecord, ClaimedDelivery};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::limits::{Limits, RatedAction, rate};
 use crate::helpdesk::new_ulid;
 use crate::helpdesk::workspaces::get_workspace;
+use crate::limits::{Limits, RatedAction, rate};
 use crate::outbound::OutboundClient;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]

@@ -14,11 +14,11 @@ use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use therethere::auth::api_tokens::create_api_token;
-use therethere::limits::Limits;
 use therethere::config::Config;
 use therethere::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
 use therethere::helpdesk::users::{NewUser, Role, create_user};
 use therethere::helpdesk::workspaces::create_workspace;
+use therethere::limits::Limits;
 use therethere::state::AppState;
 use tokio::sync::oneshot;
 
@@ -319,7 +319,9 @@ impl TestApp {
 
     async fn finish_user(&self, id: i64, email: &str, handle: &str, password: &str) -> TestUser {
         let mut conn = self.pool.acquire().await.unwrap();
-        let (_, token) = create_api_token(&mut conn, &Limits::default(), id, "tests").await.unwrap();
+        let (_, token) = create_api_token(&mut conn, &Limits::default(), id, "tests")
+            .await
+            .unwrap();
         TestUser {
             id,
             email: email.into(),

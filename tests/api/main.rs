@@ -1,5 +1,7 @@
 //! Black-box tests: the real HTTP server against real PostgreSQL.
 
+mod abuse_limits;
+mod abuse_logins;
 mod auth;
 mod browser;
 mod cli;

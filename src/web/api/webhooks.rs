@@ -32,15 +32,14 @@ pub async fn create_destination(
     current: CurrentUser,
     AppJson(input): AppJson<DestinationInput>,
 ) -> Result<(StatusCode, AppJson<Destination>), AppError> {
-    let destination =
-        destinations::create_destination(
-            state.pool(),
-            state.outbound(),
-            &state.config().limits,
-            &current,
-            input,
-        )
-        .await?;
+    let destination = destinations::create_destination(
+        state.pool(),
+        state.outbound(),
+        &state.config().limits,
+        &current,
+        input,
+    )
+    .await?;
     Ok((StatusCode::CREATED, AppJson(destination)))
 }
 

@@ -80,7 +80,9 @@ pub async fn create_api_token(
     Form(form): Form<NameForm>,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
-    let created = api_tokens::create_api_token(&mut conn, &state.config().limits, user.user.id, &form.name).await;
+    let created =
+        api_tokens::create_api_token(&mut conn, &state.config().limits, user.user.id, &form.name)
+            .await;
     let (status, new_token, error, name_draft) = match created {
         Ok((_, secret)) => (StatusCode::OK, Some(secret), None, String::new()),
         Err(err) => match err.inline_on_form() {

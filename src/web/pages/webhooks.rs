@@ -151,7 +151,8 @@ async fn create(
         &user,
         input,
     )
-    .await {
+    .await
+    {
         Ok(d) => Ok((
             flash::set(jar, "Webhook added. Send a test to check your endpoint."),
             Redirect::to(&format!("/settings/webhooks/{}", d.id)),
