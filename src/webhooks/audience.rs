@@ -1,17 +1,19 @@
 //! Who hears about what: the rules that turn one domain event into notifications for
 //! destinations. Pure functions, so every rule is unit tested here.
 //!
-//! - A ticket received or reopened: `ticketOpened` to every subscribed destination.
-//! - A contact's reply: `newReply` to every subscribed destination, and
-//!   `replyOnAssignedTicket` to the assignee's own destinations.
+//! Each notification type is defined by its own trigger, and a destination gets one
+//! notification for every type it subscribes to whose trigger holds (so one action may send
+//! it several, each with its own ulid):
+//!
+//! - A ticket received or reopened (by anyone, yourself included): `ticketOpened`.
+//! - A contact's reply: `newReply`, and `replyOnAssignedTicket` to the assignee's destinations.
 //! - A private note: `mentionedInNote` to each mentioned user's destinations, and
 //!   `replyOnAssignedTicket` to the assignee's.
-//! - An assignment: `assignedToMe` to the new assignee's destinations.
+//! - An assignment (yourself too): `assignedToMe` to the new assignee's destinations.
 //!
-//! Nobody hears of their own action (their own reopen, note, mention or self-assignment);
-//! workspace destinations belong to no one and hear of every action. A destination gets at
-//! most one notification per action: the most specific type it subscribes to wins
-//! (`mentionedInNote` over `replyOnAssignedTicket` over `newReply`).
+//! Only the exclusions the spec states: a note is a *teammate's* only when someone other than
+//! the assignee wrote it, and nobody is "mentioned" by themselves. Workspace destinations
+//! belong to no one. Linear in the number of destinations.
 
 use super::event_types::EventType;
 
@@ -44,49 +46,24 @@ pub struct Notification {
     pub about_user_id: Option<i64>,
 }
 
-fn specificity(event: EventType) -> u8 {
-    match event {
-        EventType::MentionedInNote => 4,
-        EventType::AssignedToMe => 3,
-        EventType::ReplyOnAssignedTicket => 2,
-        EventType::TicketOpened | EventType::NewReply => 1,
-    }
-}
-
 pub fn audience(event: &EventFacts, subscribers: &[Subscriber]) -> Vec<Notification> {
     let mut out: Vec<Notification> = Vec::new();
     let mut offer = |sub: &Subscriber, event_type: EventType, about: Option<i64>| {
-        if !sub.events.contains(&event_type) {
-            return;
-        }
-        match out
-            .iter_mut()
-            .find(|n| n.destination_id == sub.destination_id)
-        {
-            Some(existing) if specificity(existing.event_type) >= specificity(event_type) => {}
-            Some(existing) => {
-                *existing = Notification {
-                    destination_id: sub.destination_id,
-                    event_type,
-                    about_user_id: about,
-                };
-            }
-            None => out.push(Notification {
+        if sub.events.contains(&event_type) {
+            out.push(Notification {
                 destination_id: sub.destination_id,
                 event_type,
                 about_user_id: about,
-            }),
+            });
         }
     };
-    let not_the_actor =
-        |sub: &Subscriber| sub.owner_user_id.is_none() || sub.owner_user_id != event.actor_id;
     let owned_by =
         |sub: &Subscriber, user: Option<i64>| user.is_some() && sub.owner_user_id == user;
     let other_than_actor = |user: Option<i64>| user.filter(|u| Some(*u) != event.actor_id);
 
     match event.kind.as_str() {
         "ticket_opened" | "ticket_reopened" => {
-            for sub in subscribers.iter().filter(|s| not_the_actor(s)) {
+            for sub in subscribers {
                 offer(sub, EventType::TicketOpened, None);
             }
         }
@@ -99,22 +76,28 @@ pub fn audience(event: &EventFacts, subscribers: &[Subscriber]) -> Vec<Notificat
             }
         }
         "note_added" => {
-            let assignee = other_than_actor(event.assignee_id);
+            let teammates_note_for = other_than_actor(event.assignee_id);
             for sub in subscribers {
-                for mentioned in &event.mentioned_user_ids {
-                    if owned_by(sub, other_than_actor(Some(*mentioned))) {
-                        offer(sub, EventType::MentionedInNote, Some(*mentioned));
-                    }
+                // A personal destination has one owner: at most one mention is theirs.
+                let mentioned = event
+                    .mentioned_user_ids
+                    .iter()
+                    .copied()
+                    .find(|m| owned_by(sub, other_than_actor(Some(*m))));
+                if let Some(mentioned) = mentioned {
+                    offer(sub, EventType::MentionedInNote, Some(mentioned));
                 }
-                if owned_by(sub, assignee) {
-                    offer(sub, EventType::ReplyOnAssignedTicket, assignee);
+                if owned_by(sub, teammates_note_for) {
+                    offer(sub, EventType::ReplyOnAssignedTicket, teammates_note_for);
                 }
             }
         }
         "ticket_assigned" => {
-            let assignee = other_than_actor(event.new_assignee_id);
-            for sub in subscribers.iter().filter(|s| owned_by(s, assignee)) {
-                offer(sub, EventType::AssignedToMe, assignee);
+            for sub in subscribers
+                .iter()
+                .filter(|s| owned_by(s, event.new_assignee_id))
+            {
+                offer(sub, EventType::AssignedToMe, event.new_assignee_id);
             }
         }
         _ => {}
@@ -184,17 +167,17 @@ mod tests {
     }
 
     #[test]
-    fn whoever_reopens_is_not_told_of_it() {
+    fn whoever_reopens_is_told_of_it_too() {
         let event = EventFacts {
             actor_id: Some(ALEX),
             ..facts("ticket_reopened")
         };
         let ids: Vec<i64> = got(&event, &everyone()).iter().map(|n| n.0).collect();
-        assert_eq!(ids, [10, 12, 13]);
+        assert_eq!(ids, [10, 11, 12, 13]);
     }
 
     #[test]
-    fn a_contact_reply_is_new_reply_for_all_and_specific_for_the_assignee() {
+    fn a_contact_reply_is_new_reply_for_all_and_also_reply_on_assigned_for_the_assignee() {
         let event = EventFacts {
             assignee_id: Some(SAM),
             ..facts("contact_replied")
@@ -204,6 +187,7 @@ mod tests {
             [
                 (10, NewReply, None),
                 (11, NewReply, None),
+                (12, NewReply, None),
                 (12, ReplyOnAssignedTicket, Some(SAM))
             ]
         );
@@ -250,14 +234,20 @@ mod tests {
     }
 
     #[test]
-    fn a_mentioned_assignee_gets_one_notification_the_mention() {
+    fn a_teammates_note_mentioning_the_assignee_sends_both_types() {
         let event = EventFacts {
             actor_id: Some(ALEX),
             assignee_id: Some(SAM),
-            mentioned_user_ids: vec![SAM],
+            mentioned_user_ids: vec![SAM, SAM],
             ..facts("note_added")
         };
-        assert_eq!(got(&event, &everyone()), [(12, MentionedInNote, Some(SAM))]);
+        assert_eq!(
+            got(&event, &everyone()),
+            [
+                (12, MentionedInNote, Some(SAM)),
+                (12, ReplyOnAssignedTicket, Some(SAM))
+            ]
+        );
     }
 
     #[test]
@@ -271,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn assignment_tells_the_assignee_unless_they_took_it_themselves() {
+    fn assignment_tells_the_assignee_even_when_they_took_it_themselves() {
         let by_alex = EventFacts {
             actor_id: Some(ALEX),
             new_assignee_id: Some(SAM),
@@ -292,7 +282,24 @@ mod tests {
             new_assignee_id: Some(SAM),
             ..facts("ticket_assigned")
         };
-        assert!(got(&self_assigned, &everyone()).is_empty());
+        assert_eq!(
+            got(&self_assigned, &everyone()),
+            [(12, AssignedToMe, Some(SAM))]
+        );
+    }
+
+    #[test]
+    fn one_destination_per_subscriber_scan_stays_linear() {
+        let subs: Vec<Subscriber> = (0..10_000)
+            .map(|i| personal(i, i, &EventType::ALL))
+            .collect();
+        let event = EventFacts {
+            actor_id: Some(1),
+            assignee_id: Some(2),
+            mentioned_user_ids: vec![2, 3],
+            ..facts("note_added")
+        };
+        assert_eq!(got(&event, &subs).len(), 3);
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod audience;
 pub mod deliveries;
 pub mod destinations;
 pub mod event_types;
+pub mod excerpt;
 pub mod fanout;
 pub mod payload;
 pub mod queue;

@@ -121,31 +121,7 @@ pub fn render(kind: Option<EventType>, sent_at: DateTime<Utc>, ulid: &str, body:
     serde_json::to_string(&envelope).expect("payloads serialize")
 }
 
-/// The first 500 characters of a text, tags stripped (and whitespace runs folded). A `<`
-/// starts a tag only when a letter, `/` or `!` follows it, so "a < b" stays as written.
-pub fn excerpt(text: &str) -> String {
-    let mut stripped = String::with_capacity(text.len().min(4096));
-    let mut chars = text.chars().peekable();
-    let mut in_tag = false;
-    while let Some(c) = chars.next() {
-        if in_tag {
-            if c == '>' {
-                in_tag = false;
-                stripped.push(' ');
-            }
-        } else if c == '<'
-            && chars
-                .peek()
-                .is_some_and(|n| n.is_ascii_alphabetic() || *n == '/' || *n == '!')
-        {
-            in_tag = true;
-        } else {
-            stripped.push(c);
-        }
-    }
-    let folded = stripped.split_whitespace().collect::<Vec<_>>().join(" ");
-    folded.chars().take(500).collect()
-}
+pub use super::excerpt::excerpt;
 
 #[cfg(test)]
 mod tests {
@@ -199,17 +175,5 @@ mod tests {
             render(None, at, "01jab8z9r2pm3kc4td5ef6gh7j", &body),
             r#"{"type":"test","sent_at":"2026-06-05T10:00:00+00:00","ulid":"01jab8z9r2pm3kc4td5ef6gh7j","message":"This is a test webhook from There There.","workspace":{"id":1,"name":"Spatie"}}"#
         );
-    }
-
-    #[test]
-    fn excerpts_strip_tags_and_keep_500_characters() {
-        assert_eq!(
-            excerpt("<p>Thanks, <b>that</b> worked.</p>"),
-            "Thanks, that worked."
-        );
-        assert_eq!(excerpt(&"é".repeat(600)).chars().count(), 500);
-        assert_eq!(excerpt("a < b and c > d"), "a < b and c > d");
-        assert_eq!(excerpt("<script>x</script>ok"), "x ok");
-        assert_eq!(excerpt("line one\n\nline   two"), "line one line two");
     }
 }

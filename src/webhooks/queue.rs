@@ -62,16 +62,27 @@ pub async fn claim_due(
          candidates AS (
              SELECT c.id, c.next_attempt_at
              FROM pending_destinations p
-             JOIN webhook_destinations w ON w.id = p.destination_id AND w.enabled
+             JOIN webhook_destinations w ON w.id = p.destination_id
              LEFT JOIN unnest($4::bigint[], $5::int[]) AS r(destination_id, room)
                   ON r.destination_id = p.destination_id
              CROSS JOIN LATERAL (
-                 SELECT x.id, x.next_attempt_at FROM webhook_deliveries x
-                 WHERE x.destination_id = p.destination_id AND x.status = 'pending'
-                   AND x.next_attempt_at <= now()
-                   AND (x.locked_until IS NULL OR x.locked_until < now())
-                 ORDER BY x.next_attempt_at, x.id
-                 LIMIT coalesce(r.room, $6)) c
+                 -- An enabled destination: its oldest due deliveries.
+                 (SELECT x.id, x.next_attempt_at FROM webhook_deliveries x
+                  WHERE w.enabled AND x.destination_id = p.destination_id AND x.status = 'pending'
+                    AND x.next_attempt_at <= now()
+                    AND (x.locked_until IS NULL OR x.locked_until < now())
+                  ORDER BY x.next_attempt_at, x.id
+                  LIMIT coalesce(r.room, $6))
+                 UNION ALL
+                 -- A disabled one: only test notifications (an explicit request), found by
+                 -- their own index so its waiting backlog is never read.
+                 (SELECT x.id, x.next_attempt_at FROM webhook_deliveries x
+                  WHERE NOT w.enabled AND x.destination_id = p.destination_id
+                    AND x.status = 'pending' AND x.event_type = 'test'
+                    AND x.next_attempt_at <= now()
+                    AND (x.locked_until IS NULL OR x.locked_until < now())
+                  ORDER BY x.next_attempt_at, x.id
+                  LIMIT coalesce(r.room, $6))) c
              WHERE NOT (p.destination_id = ANY($3))),
          due AS (
              SELECT d.id FROM webhook_deliveries d JOIN candidates k ON k.id = d.id

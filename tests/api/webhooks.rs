@@ -319,7 +319,7 @@ async fn mentioned_in_note_carries_the_note_and_both_users() {
     assert_eq!(body["note"]["ulid"], note["ulid"]);
     assert_eq!(
         body["note"]["excerpt"],
-        format!("@{} can you check ?", s.ws.agent.handle)
+        format!("@{} can you check?", s.ws.agent.handle)
     );
     assert_eq!(
         body["mentioned_user"],
@@ -330,7 +330,7 @@ async fn mentioned_in_note_carries_the_note_and_both_users() {
 }
 
 #[tokio::test]
-async fn nobody_is_notified_of_their_own_action() {
+async fn your_own_actions_notify_you_as_their_triggers_say() {
     let s = setup().await;
     let agent_hook = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
     let admin_hook = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
@@ -346,13 +346,13 @@ async fn nobody_is_notified_of_their_own_action() {
             &format!("/api/tickets/{id}/assignee"),
             &json!({"user_id": s.ws.agent.id}),
         )
-        .await; // self-assignment: none
+        .await; // self-assignment: assignedToMe, assigned by me
     agent
         .post(
             &format!("/api/tickets/{id}/notes"),
             &json!({"body": format!("note to self @{}", s.ws.agent.handle)}),
         )
-        .await; // own note, self-mention: none
+        .await; // own note: not a teammate's; self-mention: not a mention
     agent
         .put(
             &format!("/api/tickets/{id}/status"),
@@ -364,16 +364,93 @@ async fn nobody_is_notified_of_their_own_action() {
             &format!("/api/tickets/{id}/status"),
             &json!({"status": "open"}),
         )
-        .await; // own reopen: admin only
+        .await; // own reopen: ticketOpened for both
     settle(&s.app.pool).await;
     let kinds = |r: &Receiver| {
-        r.requests()
+        let mut kinds: Vec<String> = r
+            .requests()
             .iter()
             .map(|c| body_of(c)["type"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
+            .collect();
+        kinds.sort();
+        kinds
     };
-    assert_eq!(kinds(&agent_hook), ["ticketOpened"]);
+    assert_eq!(
+        kinds(&agent_hook),
+        ["assignedToMe", "ticketOpened", "ticketOpened"]
+    );
     assert_eq!(kinds(&admin_hook), ["ticketOpened", "ticketOpened"]);
+    let assigned = agent_hook
+        .requests()
+        .iter()
+        .map(body_of)
+        .find(|b| b["type"] == "assignedToMe")
+        .unwrap();
+    assert_eq!(assigned["assigned_by"], assigned["assigned_user"]);
+    assert_eq!(assigned["assigned_by"]["id"], s.ws.agent.id);
+}
+
+#[tokio::test]
+async fn one_action_sends_every_subscribed_type_whose_trigger_holds_each_with_its_own_ulid() {
+    let s = setup().await;
+    let mine = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&s.ws.agent, "personal", &mine.url, &ALL)
+        .await;
+    let ticket = s.ticket(&s.ws.owner).await;
+    let id = ticket["id"].as_i64().unwrap();
+    s.app
+        .api(&s.ws.owner)
+        .put(
+            &format!("/api/tickets/{id}/assignee"),
+            &json!({"user_id": s.ws.agent.id}),
+        )
+        .await;
+    // ticketOpened, assignedToMe so far.
+    mine.wait_for(2).await;
+    s.app
+        .api(&s.ws.owner)
+        .post(
+            &format!("/api/tickets/{id}/messages"),
+            &json!({"from": "contact", "body": "Any news?"}),
+        )
+        .await;
+    s.app
+        .api(&s.ws.admin)
+        .post(
+            &format!("/api/tickets/{id}/notes"),
+            &json!({"body": format!("@{} please look", s.ws.agent.handle)}),
+        )
+        .await;
+    let got: Vec<Value> = mine.wait_for(6).await.iter().map(body_of).collect();
+    settle(&s.app.pool).await;
+    assert_eq!(mine.requests().len(), 6, "nothing more than the triggers");
+    let of_type = |t: &str| got.iter().filter(|b| b["type"] == t).collect::<Vec<_>>();
+    assert_eq!(of_type("newReply").len(), 1);
+    assert_eq!(of_type("mentionedInNote").len(), 1);
+    let on_assigned = of_type("replyOnAssignedTicket");
+    assert_eq!(
+        on_assigned.len(),
+        2,
+        "the contact's reply and the teammate's note"
+    );
+    let reply = on_assigned
+        .iter()
+        .find(|b| b.get("message").is_some())
+        .unwrap();
+    assert_eq!(reply["message"]["excerpt"], "Any news?");
+    let note = on_assigned
+        .iter()
+        .find(|b| b.get("note").is_some())
+        .unwrap();
+    assert!(
+        note.get("message").is_none(),
+        "a private note never looks like a customer message"
+    );
+    assert_eq!(note["note"], of_type("mentionedInNote")[0]["note"]);
+    let mut ulids: Vec<&str> = got.iter().map(|b| b["ulid"].as_str().unwrap()).collect();
+    ulids.sort();
+    ulids.dedup();
+    assert_eq!(ulids.len(), 6, "each notification has its own ulid");
 }
 
 #[tokio::test]
@@ -879,7 +956,7 @@ async fn destination_urls_follow_the_outbound_rules() {
 }
 
 #[tokio::test]
-async fn disabled_destinations_receive_nothing() {
+async fn disabled_destinations_receive_nothing_but_the_test_asked_for() {
     let s = setup().await;
     let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
     let destination = s
@@ -900,6 +977,66 @@ async fn disabled_destinations_receive_nothing() {
     s.ticket(&s.ws.owner).await;
     settle(&s.app.pool).await;
     assert!(receiver.requests().is_empty());
+    // A test notification is an explicit request: it goes out at once.
+    let response = s
+        .app
+        .api(&s.ws.agent)
+        .post(
+            &format!("/api/webhook-destinations/{}/test", destination["id"]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let got = receiver.wait_for(1).await;
+    assert_eq!(body_of(&got[0])["type"], "test");
+    settle(&s.app.pool).await;
+    assert_eq!(receiver.requests().len(), 1, "nothing but the test");
+}
+
+#[tokio::test]
+async fn a_retry_queued_before_disabling_waits_while_a_test_goes_out() {
+    let s = setup_with(&[("WEBHOOK_RETRY_DELAYS", "1,1")]).await;
+    let receiver = Receiver::start(Behaviour::Sequence(vec![
+        (500, "{}".into()),
+        (200, "{}".into()),
+    ]))
+    .await;
+    let destination = s
+        .destination(&s.ws.agent, "personal", &receiver.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    receiver.wait_for(1).await;
+    sqlx::query("UPDATE webhook_destinations SET enabled = false")
+        .execute(&s.app.pool)
+        .await
+        .unwrap();
+    s.app
+        .api(&s.ws.agent)
+        .post(
+            &format!("/api/webhook-destinations/{}/test", destination["id"]),
+            &json!({}),
+        )
+        .await;
+    let got = receiver.wait_for(2).await;
+    assert_eq!(body_of(&got[1])["type"], "test");
+    // Well past the retry's due time it has still not been attempted again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (attempts, overdue): (i32, bool) = sqlx::query_as(
+            "SELECT attempts, next_attempt_at < now() - interval '1 second'
+             FROM webhook_deliveries WHERE event_type = 'ticketOpened'",
+        )
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+        assert_eq!(attempts, 1);
+        if overdue {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.requests().len(), 2);
 }
 
 #[tokio::test]

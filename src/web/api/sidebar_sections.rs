@@ -29,7 +29,8 @@ pub async fn list_sections(
 }
 
 #[utoipa::path(post, path = "/api/sidebar-sections", tag = "sidebar", request_body = SectionInput,
-    responses((status = 201, body = Section), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Section), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 409, description = "`MAX_SIDEBAR_SECTIONS` is reached", body = ErrorBody)))]
 pub async fn create_section(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -94,7 +95,8 @@ pub async fn delete_section(
 
 /// Calls the endpoint with `{"email":"test@example.com"}` and reports the raw exchange.
 #[utoipa::path(post, path = "/api/sidebar-sections/{id}/test", tag = "sidebar", params(("id" = i64, Path)),
-    responses((status = 200, body = TestReport), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TestReport), (status = 404, body = ErrorBody),
+        (status = 429, description = "Past `SECTION_TESTS_PER_MINUTE`; see `Retry-After`", body = ErrorBody)))]
 pub async fn test_section(
     State(state): State<AppState>,
     current: CurrentUser,

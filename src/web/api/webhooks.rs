@@ -26,7 +26,9 @@ pub async fn list_destinations(
 }
 
 #[utoipa::path(post, path = "/api/webhook-destinations", tag = "webhooks", request_body = DestinationInput,
-    responses((status = 201, body = Destination), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Destination), (status = 403, body = ErrorBody),
+        (status = 409, description = "A quota is reached (`quota_exceeded`, naming the setting)", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn create_destination(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -97,7 +99,8 @@ pub async fn regenerate_secret(
 
 /// Queues a `test` notification; it appears in the delivery log.
 #[utoipa::path(post, path = "/api/webhook-destinations/{id}/test", tag = "webhooks", params(("id" = i64, Path)),
-    responses((status = 202, body = DeliverySummary), (status = 404, body = ErrorBody)))]
+    responses((status = 202, body = DeliverySummary), (status = 404, body = ErrorBody),
+        (status = 429, description = "Past `TEST_NOTIFICATIONS_PER_MINUTE`; see `Retry-After`", body = ErrorBody)))]
 pub async fn send_test(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -150,7 +153,8 @@ pub async fn get_delivery(
 
 /// Delivers the same payload again now (same body and ulid, current secret) and logs it.
 #[utoipa::path(post, path = "/api/webhook-deliveries/{id}/resend", tag = "webhooks", params(("id" = i64, Path)),
-    responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody),
+        (status = 429, description = "Past `RESENDS_PER_MINUTE`; see `Retry-After`", body = ErrorBody)))]
 pub async fn resend_delivery(
     State(state): State<AppState>,
     current: CurrentUser,

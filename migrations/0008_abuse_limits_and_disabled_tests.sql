@@ -25,3 +25,9 @@ DROP TRIGGER sessions_credentials_changed ON sessions;
 CREATE TRIGGER sessions_credentials_changed
     AFTER UPDATE OF token_hash, user_id, csrf_token, expires_at OR DELETE ON sessions
     FOR EACH ROW EXECUTE FUNCTION notify_credentials_changed();
+
+-- Test notifications go out even while their destination is disabled; this finds them
+-- without reading the backlog that waits for it to be enabled again.
+CREATE INDEX webhook_deliveries_pending_tests_idx
+    ON webhook_deliveries (destination_id, next_attempt_at, id)
+    WHERE status = 'pending' AND event_type = 'test';
