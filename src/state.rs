@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use sqlx::PgPool;
 
 use crate::auth::credential_cache::CredentialCache;
+use crate::auth::login::Logins;
 use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
@@ -20,7 +21,7 @@ pub struct Inner {
     pub outbound: Outbound,
     pub sidebar: SidebarRuntime,
     pub credentials: CredentialCache,
-    pub passwords: PasswordPool,
+    pub logins: Logins,
 }
 
 impl AppState {
@@ -43,7 +44,10 @@ impl AppState {
                 config.sidebar_refresh_interval,
             ),
             credentials: CredentialCache::default(),
-            passwords: PasswordPool::new(config.password_threads, config.password_queue),
+            logins: Logins::new(PasswordPool::new(
+                config.password_threads,
+                config.password_queue,
+            )),
             pool,
             config,
         }))
@@ -69,8 +73,8 @@ impl AppState {
         &self.0.credentials
     }
 
-    pub fn passwords(&self) -> &PasswordPool {
-        &self.0.passwords
+    pub fn logins(&self) -> &Logins {
+        &self.0.logins
     }
 }
 

@@ -38,7 +38,7 @@ impl Default for ThrottlePolicy {
 }
 
 /// What a failure is counted against.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ThrottleKey {
     Account(String),
     Address(String),

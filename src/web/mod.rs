@@ -20,7 +20,7 @@ use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::state::AppState;
 
@@ -89,7 +89,11 @@ pub fn router(state: AppState) -> Router {
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUlid))
                 .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    TraceLayer::new_for_http()
+                    // A 5xx's cause is logged once where it happens (`AppError`); logging
+                    // every refusal again at error level would let a flood fill the logs.
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG))
+                    .make_span_with(|req: &Request<_>| {
                         let id = req
                             .headers()
                             .get(REQUEST_ID)

@@ -161,6 +161,141 @@ mod tests {
         );
     }
 
+    fn ticket(channel: Option<ChannelObject>) -> TicketObject {
+        TicketObject {
+            id: 123,
+            ulid: "01jab2cd3ef4gh5jk6mn7pq8r9".into(),
+            number: 42,
+            subject: "I can't log in".into(),
+            status: "open".into(),
+            url: "https://there-there.app/tickets/123".into(),
+            channel,
+            contact: ContactObject {
+                name: "Jane Doe".into(),
+                email: "jane@example.com".into(),
+            },
+        }
+    }
+
+    fn message() -> MessageObject {
+        MessageObject {
+            id: 999,
+            ulid: "01jab2cd3ef4gh5jk6mn7pq8r0".into(),
+            created_at: "2026-06-05T10:00:00+00:00".into(),
+            excerpt: "Thanks, that worked.".into(),
+        }
+    }
+
+    fn user(id: i64, name: &str, email: &str) -> UserObject {
+        UserObject {
+            id,
+            name: name.into(),
+            email: email.into(),
+        }
+    }
+
+    fn rendered(kind: EventType, body: Body) -> String {
+        let at = Utc.with_ymd_and_hms(2026, 6, 5, 10, 0, 0).unwrap();
+        render(Some(kind), at, "01jab8z9r2pm3kc4td5ef6gh7j", &body)
+    }
+
+    const ENVELOPE: &str = r#""sent_at":"2026-06-05T10:00:00+00:00","ulid":"01jab8z9r2pm3kc4td5ef6gh7j""#;
+    const TICKET_NO_CHANNEL: &str = r#""ticket":{"id":123,"ulid":"01jab2cd3ef4gh5jk6mn7pq8r9","number":42,"subject":"I can't log in","status":"open","url":"https://there-there.app/tickets/123","channel":null,"contact":{"name":"Jane Doe","email":"jane@example.com"}}"#;
+    const MESSAGE: &str = r#"{"id":999,"ulid":"01jab2cd3ef4gh5jk6mn7pq8r0","created_at":"2026-06-05T10:00:00+00:00","excerpt":"Thanks, that worked."}"#;
+    const ALEX: &str = r#"{"id":5,"name":"Alex Vanderbist","email":"alex@example.com"}"#;
+    const FREEK: &str = r#"{"id":8,"name":"Freek Van der Herten","email":"freek@example.com"}"#;
+
+    fn alex() -> UserObject {
+        user(5, "Alex Vanderbist", "alex@example.com")
+    }
+
+    fn freek() -> UserObject {
+        user(8, "Freek Van der Herten", "freek@example.com")
+    }
+
+    #[test]
+    fn a_ticket_without_a_channel_says_channel_null() {
+        assert_eq!(
+            rendered(EventType::TicketOpened, Body::TicketOpened { ticket: ticket(None) }),
+            format!(r#"{{"type":"ticketOpened",{ENVELOPE},{TICKET_NO_CHANNEL}}}"#)
+        );
+    }
+
+    #[test]
+    fn new_reply_bytes() {
+        let body = Body::NewReply {
+            ticket: ticket(None),
+            message: message(),
+        };
+        assert_eq!(
+            rendered(EventType::NewReply, body),
+            format!(r#"{{"type":"newReply",{ENVELOPE},{TICKET_NO_CHANNEL},"message":{MESSAGE}}}"#)
+        );
+    }
+
+    #[test]
+    fn assigned_to_me_bytes_with_and_without_an_assigner() {
+        let body = |by| Body::AssignedToMe {
+            ticket: ticket(None),
+            assigned_user: alex(),
+            assigned_by: by,
+        };
+        assert_eq!(
+            rendered(EventType::AssignedToMe, body(Some(freek()))),
+            format!(
+                r#"{{"type":"assignedToMe",{ENVELOPE},{TICKET_NO_CHANNEL},"assigned_user":{ALEX},"assigned_by":{FREEK}}}"#
+            )
+        );
+        assert_eq!(
+            rendered(EventType::AssignedToMe, body(None)),
+            format!(
+                r#"{{"type":"assignedToMe",{ENVELOPE},{TICKET_NO_CHANNEL},"assigned_user":{ALEX},"assigned_by":null}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn reply_on_assigned_ticket_bytes_for_a_reply_and_for_a_note() {
+        let reply = Body::ReplyOnAssignedTicket {
+            ticket: ticket(None),
+            message: message(),
+            assigned_user: alex(),
+        };
+        assert_eq!(
+            rendered(EventType::ReplyOnAssignedTicket, reply),
+            format!(
+                r#"{{"type":"replyOnAssignedTicket",{ENVELOPE},{TICKET_NO_CHANNEL},"message":{MESSAGE},"assigned_user":{ALEX}}}"#
+            )
+        );
+        let note = Body::NoteOnAssignedTicket {
+            ticket: ticket(None),
+            note: message(),
+            assigned_user: alex(),
+        };
+        assert_eq!(
+            rendered(EventType::ReplyOnAssignedTicket, note),
+            format!(
+                r#"{{"type":"replyOnAssignedTicket",{ENVELOPE},{TICKET_NO_CHANNEL},"note":{MESSAGE},"assigned_user":{ALEX}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn mentioned_in_note_bytes() {
+        let body = Body::MentionedInNote {
+            ticket: ticket(None),
+            note: message(),
+            mentioned_user: alex(),
+            mentioned_by: freek(),
+        };
+        assert_eq!(
+            rendered(EventType::MentionedInNote, body),
+            format!(
+                r#"{{"type":"mentionedInNote",{ENVELOPE},{TICKET_NO_CHANNEL},"note":{MESSAGE},"mentioned_user":{ALEX},"mentioned_by":{FREEK}}}"#
+            )
+        );
+    }
+
     #[test]
     fn the_test_payload_matches_the_spec() {
         let at = Utc.with_ymd_and_hms(2026, 6, 5, 10, 0, 0).unwrap();

@@ -18,5 +18,6 @@ mod roles;
 mod sidebar;
 mod sidebar_extras;
 mod smtp;
+mod spec_wording;
 mod tickets;
 mod webhooks;

@@ -751,7 +751,7 @@ async fn bad_section_input_is_refused_by_field() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(named.as_deref(), Some(field), "{body}");
     }
-    let (_, _, _) = error_of(
+    let (status, code, field) = error_of(
         api.post(
             "/api/sidebar-sections",
             &json!({"title": "T", "endpoint_url": "https://127.0.0.1/"}),
@@ -759,6 +759,15 @@ async fn bad_section_input_is_refused_by_field() {
         .await,
     )
     .await;
+    assert_eq!(
+        (status, code.as_str(), field.as_deref()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("endpoint_url")
+        ),
+        "a loopback endpoint is refused"
+    );
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sidebar_sections")
         .fetch_one(&app.pool)
         .await
@@ -941,11 +950,20 @@ async fn admins_manage_sections_from_the_settings_pages() {
 
     let response = browser.submit(&format!("{location}/disable"), &[]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let list = browser.get_html("/settings/sidebar-sections").await;
     assert!(
-        browser
-            .get_html("/settings/sidebar-sections")
-            .await
-            .contains("disabled")
+        list.contains(r#"<span class="badge closed">disabled</span>"#)
+            && list.contains(">Enable</button>"),
+        "{list}"
+    );
+    // The Enable button brings it back, failure count reset.
+    let response = browser.submit(&format!("{location}/enable"), &[]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let list = browser.get_html("/settings/sidebar-sections").await;
+    assert!(
+        list.contains(r#"<span class="badge open">enabled</span>"#)
+            && list.contains(">Disable</button>"),
+        "{list}"
     );
     let agent = s.app.browser(&s.ws.agent).await;
     assert_eq!(

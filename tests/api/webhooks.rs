@@ -293,6 +293,23 @@ async fn assigned_to_me_names_who_assigned_or_null_for_the_system() {
 }
 
 #[tokio::test]
+async fn a_ticket_without_a_channel_is_sent_with_channel_null() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&s.ws.agent, "personal", &receiver.url, &["ticketOpened"])
+        .await;
+    s.app
+        .create_ticket(
+            &s.ws.owner,
+            json!({"subject": "No channel", "body": "Hi", "contact": {"name": "Jane Doe", "email": "jane@example.com"}}),
+        )
+        .await;
+    let got = receiver.wait_for(1).await.remove(0);
+    let raw = std::str::from_utf8(&got.body).unwrap();
+    assert!(raw.contains(r#""channel":null,"contact""#), "{raw}");
+}
+
+#[tokio::test]
 async fn mentioned_in_note_carries_the_note_and_both_users() {
     let s = setup().await;
     let mine = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
@@ -1090,7 +1107,9 @@ async fn the_settings_pages_add_test_inspect_and_resend() {
     settle(&s.app.pool).await;
     let log = browser.get_html(&format!("{page}/deliveries")).await;
     assert!(
-        log.contains("test") && log.contains("<td>200</td>") && log.contains("delivered"),
+        log.contains("<td>test</td>")
+            && log.contains("<td>200</td>")
+            && log.contains(r#"<span class="badge open">delivered</span>"#),
         "{log}"
     );
     let id: i64 = sqlx::query_scalar("SELECT id FROM webhook_deliveries")

@@ -70,7 +70,7 @@ pub async fn submit(
     };
     let checked = login::check_login(
         state.pool(),
-        state.passwords(),
+        state.logins(),
         &config.login_throttle,
         client,
         &form.email,
