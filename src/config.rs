@@ -29,7 +29,8 @@
 //!   cores, at least 1) and waiting (default 8); past that a login answers 503 at once.
 //! - `LOGIN_THROTTLE_ACCOUNT_FAILURES` (5), `LOGIN_THROTTLE_ADDRESS_FAILURES` (20),
 //!   `LOGIN_THROTTLE_BASE_SECONDS` (1), `LOGIN_THROTTLE_MAX_SECONDS` (900),
-//!   `LOGIN_THROTTLE_WINDOW_SECONDS` (3600): failed-login throttling.
+//!   `LOGIN_THROTTLE_WINDOW_SECONDS` (3600): failed-login throttling;
+//!   `LOGIN_REFUSAL_PAUSE_SECONDS` (0.5): every refused login is answered after this pause.
 //! - `SESSION_LIFETIME_SECONDS` (14 days), `SESSION_IDLE_TIMEOUT_SECONDS` (12 hours).
 //! - Quotas: `MAX_PERSONAL_DESTINATIONS_PER_USER` (20), `MAX_WORKSPACE_DESTINATIONS` (100),
 //!   `MAX_SIDEBAR_SECTIONS` (50), `MAX_API_TOKENS_PER_USER` (20), `MAX_SESSIONS_PER_USER` (20).
@@ -274,6 +275,7 @@ impl Config {
             base_lockout: seconds("LOGIN_THROTTLE_BASE_SECONDS", throttle.base_lockout, 0.0)?,
             max_lockout: seconds("LOGIN_THROTTLE_MAX_SECONDS", throttle.max_lockout, 0.0)?,
             window: seconds("LOGIN_THROTTLE_WINDOW_SECONDS", throttle.window, 1.0)?,
+            refusal_pause: seconds("LOGIN_REFUSAL_PAUSE_SECONDS", throttle.refusal_pause, 0.0)?,
         };
         let session_defaults = SessionSettings::default();
         let sessions = SessionSettings {

@@ -52,7 +52,10 @@ impl Logins {
             let now = Instant::now();
             locks.retain(|_, until| *until > now);
             if locks.len() >= KNOWN_LOCKS
-                && let Some(soonest) = locks.iter().min_by_key(|(_, u)| **u).map(|(k, _)| k.clone())
+                && let Some(soonest) = locks
+                    .iter()
+                    .min_by_key(|(_, u)| **u)
+                    .map(|(k, _)| k.clone())
             {
                 locks.remove(&soonest);
             }
@@ -64,8 +67,30 @@ impl Logins {
 }
 
 /// Checks a login. `Ok(None)` is a wrong email or password (the caller must not say which);
-/// a throttled client gets `RateLimited`, a full password pool `Overloaded`.
+/// a throttled client gets `RateLimited`, a full password pool `Overloaded`. Every refusal is
+/// answered after `policy.refusal_pause`, holding nothing but a timer (no thread, connection
+/// or password place): a client that ignores `Retry-After` and asks again at once cannot turn
+/// cheap refusals into a flood that crowds out everyone else.
 pub async fn check_login(
+    pool: &PgPool,
+    logins: &Logins,
+    policy: &ThrottlePolicy,
+    client: IpAddr,
+    email: &str,
+    password: &str,
+) -> Result<Option<User>, AppError> {
+    let outcome = check(pool, logins, policy, client, email, password).await;
+    let refused = matches!(
+        outcome,
+        Ok(None) | Err(AppError::RateLimited { .. } | AppError::Overloaded { .. })
+    );
+    if refused {
+        tokio::time::sleep(policy.refusal_pause).await;
+    }
+    outcome
+}
+
+async fn check(
     pool: &PgPool,
     logins: &Logins,
     policy: &ThrottlePolicy,
@@ -148,7 +173,10 @@ mod tests {
         let key = ThrottleKey::account("a@example.com");
         assert_eq!(logins.known_lock(std::slice::from_ref(&key)), None);
         logins.remember_lock(std::slice::from_ref(&key), 30);
-        assert_eq!(logins.known_lock(&[ThrottleKey::account("b@example.com"), key]), Some(30));
+        assert_eq!(
+            logins.known_lock(&[ThrottleKey::account("b@example.com"), key]),
+            Some(30)
+        );
         for n in 0..KNOWN_LOCKS + 10 {
             logins.remember_lock(&[ThrottleKey::account(&format!("{n}@example.com"))], 60);
         }

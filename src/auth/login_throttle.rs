@@ -23,6 +23,8 @@ pub struct ThrottlePolicy {
     pub max_lockout: Duration,
     /// Failures older than this (counted from the latest) are forgotten.
     pub window: Duration,
+    /// How long every refused login waits before it is answered.
+    pub refusal_pause: Duration,
 }
 
 impl Default for ThrottlePolicy {
@@ -33,6 +35,7 @@ impl Default for ThrottlePolicy {
             base_lockout: Duration::from_secs(1),
             max_lockout: Duration::from_secs(15 * 60),
             window: Duration::from_secs(60 * 60),
+            refusal_pause: Duration::from_millis(500),
         }
     }
 }

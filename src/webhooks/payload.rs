@@ -199,7 +199,8 @@ mod tests {
         render(Some(kind), at, "01jab8z9r2pm3kc4td5ef6gh7j", &body)
     }
 
-    const ENVELOPE: &str = r#""sent_at":"2026-06-05T10:00:00+00:00","ulid":"01jab8z9r2pm3kc4td5ef6gh7j""#;
+    const ENVELOPE: &str =
+        r#""sent_at":"2026-06-05T10:00:00+00:00","ulid":"01jab8z9r2pm3kc4td5ef6gh7j""#;
     const TICKET_NO_CHANNEL: &str = r#""ticket":{"id":123,"ulid":"01jab2cd3ef4gh5jk6mn7pq8r9","number":42,"subject":"I can't log in","status":"open","url":"https://there-there.app/tickets/123","channel":null,"contact":{"name":"Jane Doe","email":"jane@example.com"}}"#;
     const MESSAGE: &str = r#"{"id":999,"ulid":"01jab2cd3ef4gh5jk6mn7pq8r0","created_at":"2026-06-05T10:00:00+00:00","excerpt":"Thanks, that worked."}"#;
     const ALEX: &str = r#"{"id":5,"name":"Alex Vanderbist","email":"alex@example.com"}"#;
@@ -216,7 +217,12 @@ mod tests {
     #[test]
     fn a_ticket_without_a_channel_says_channel_null() {
         assert_eq!(
-            rendered(EventType::TicketOpened, Body::TicketOpened { ticket: ticket(None) }),
+            rendered(
+                EventType::TicketOpened,
+                Body::TicketOpened {
+                    ticket: ticket(None)
+                }
+            ),
             format!(r#"{{"type":"ticketOpened",{ENVELOPE},{TICKET_NO_CHANNEL}}}"#)
         );
     }

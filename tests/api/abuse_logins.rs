@@ -81,6 +81,31 @@ async fn an_account_is_locked_after_five_failures_even_for_the_right_password_th
 }
 
 #[tokio::test]
+async fn every_refused_login_is_answered_after_the_real_half_second_pause() {
+    let app = spawn_app_with(&[("LOGIN_REFUSAL_PAUSE_SECONDS", "0.5")]).await;
+    let ws = app.create_workspace("Acme").await;
+    let started = Instant::now();
+    let refused = post_login(&app.address, &ws.agent.email, "wrong-password", "", &[]).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    // A right password is not held back.
+    let started = Instant::now();
+    let ok = post_login(&app.address, &ws.agent.email, &ws.agent.password, "", &[]).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[test]
+fn the_default_refusal_pause_is_half_a_second() {
+    let config = therethere::config::Config::from_lookup(|_| None).unwrap();
+    assert_eq!(
+        config.login_throttle.refusal_pause,
+        Duration::from_millis(500)
+    );
+    assert_eq!(config.http.header_read_timeout, Duration::from_secs(30));
+}
+
+#[tokio::test]
 async fn an_unknown_email_is_throttled_and_answered_exactly_like_a_known_one() {
     let app = spawn_app_with(&[]).await;
     let ws = app.create_workspace("Acme").await;

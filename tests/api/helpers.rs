@@ -175,6 +175,9 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
         .collect();
     vars.entry("APP_URL".into())
         .or_insert_with(|| address.clone());
+    // Refused logins answer at once in tests unless one asks for the real pause.
+    vars.entry("LOGIN_REFUSAL_PAUSE_SECONDS".into())
+        .or_insert_with(|| "0".into());
     let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
 
     let (shutdown, shutdown_rx) = oneshot::channel();
@@ -579,10 +582,12 @@ impl TestApp {
     pub async fn spawn_instance(&self, env: &[(&str, &str)]) -> Instance {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let vars: HashMap<String, String> = env
+        let mut vars: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        vars.entry("LOGIN_REFUSAL_PAUSE_SECONDS".into())
+            .or_insert_with(|| "0".into());
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         let state = AppState::new(self.pool.clone(), config);
         let (shutdown, rx) = oneshot::channel::<()>();

@@ -31,7 +31,11 @@ async fn the_settings_pages_name_the_notification_types_as_the_spec_does() {
     let workspace = browser.get_html("/settings/workspace-notifications").await;
     for (n, label) in PERSONAL_LABELS.iter().enumerate() {
         // "Supports only Ticket opened and New reply on any ticket".
-        assert_eq!(workspace.contains(label), n < 2, "{label:?} on the workspace page");
+        assert_eq!(
+            workspace.contains(label),
+            n < 2,
+            "{label:?} on the workspace page"
+        );
     }
 }
 
@@ -40,16 +44,16 @@ async fn a_custom_section_secret_needs_eight_characters() {
     let app = spawn_app_with(&LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let api = app.api(&ws.admin);
-    let section = |secret: &str| {
-        json!({"title": "CRM", "endpoint_url": "http://127.0.0.1:9/s", "channel_ids": [], "secret": secret})
-    };
+    let section = |secret: &str| json!({"title": "CRM", "endpoint_url": "http://127.0.0.1:9/s", "channel_ids": [], "secret": secret});
     let (status, _, field) =
         error_of(api.post("/api/sidebar-sections", &section("1234567")).await).await;
     assert_eq!(
         (status, field.as_deref()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("secret"))
     );
-    let created = api.post("/api/sidebar-sections", &section("12345678")).await;
+    let created = api
+        .post("/api/sidebar-sections", &section("12345678"))
+        .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: serde_json::Value = created.json().await.unwrap();
     assert_eq!(created["secret"], "12345678");
