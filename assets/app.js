@@ -4,7 +4,8 @@
 
 const collapsedKey = (id) => `therethere.section.${id}.collapsed`;
 
-// Numbers and dates from endpoints arrive raw; show them in the agent's locale and zone.
+// Numbers and dates from endpoints arrive raw; show them in the agent's locale and zone. A
+// calendar day (data-date-only) is the same day everywhere, so it is formatted in UTC.
 function formatValues(root) {
   root.querySelectorAll("data.js-number").forEach((el) => {
     const n = Number(el.value);
@@ -16,9 +17,12 @@ function formatValues(root) {
     const dateOnly = el.dataset.dateOnly === "true";
     const when = new Date(dateOnly ? `${el.dateTime}T00:00:00Z` : el.dateTime);
     if (!Number.isNaN(when.getTime())) {
-      const options = dateOnly ? { dateStyle: "medium", timeZone: "UTC" } : { dateStyle: "medium", timeStyle: "short" };
-      el.textContent = new Intl.DateTimeFormat(undefined, options).format(when);
-      el.title = el.dateTime;
+      const shown = dateOnly ? { dateStyle: "medium", timeZone: "UTC" } : { dateStyle: "medium" };
+      const full = dateOnly
+        ? { dateStyle: "full", timeZone: "UTC" }
+        : { dateStyle: "full", timeStyle: "long" };
+      el.textContent = new Intl.DateTimeFormat(undefined, shown).format(when);
+      el.title = new Intl.DateTimeFormat(undefined, full).format(when);
     }
   });
 }

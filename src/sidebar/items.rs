@@ -1,7 +1,7 @@
 //! Reading an endpoint's answer: the response must be a JSON object with a `data` array;
 //! each item is then judged on its own, so one malformed item never fails the section.
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 /// At most this many items are shown; endpoints are third parties and may send anything.
@@ -36,10 +36,7 @@ pub enum ItemValue {
     Markdown(String),
     /// The number exactly as sent (its JSON text), and as a float for formatting.
     Numeric(String),
-    Date {
-        iso: String,
-        date_only: bool,
-    },
+    Date(DateValue),
     Boolean(bool),
     Url(String),
 }
@@ -121,10 +118,7 @@ fn judge(raw: &Value) -> Item {
         ("markdown", Value::String(s)) => ItemValue::Markdown(cut(s, MAX_TEXT_CHARS)),
         ("numeric", Value::Number(n)) => ItemValue::Numeric(n.to_string()),
         ("date", Value::String(s)) => match parse_date(s) {
-            Some(date_only) => ItemValue::Date {
-                iso: s.trim().to_string(),
-                date_only,
-            },
+            Some(date) => ItemValue::Date(date),
             None => return malformed(format!("{:?} is not an ISO 8601 date", cut(s, 60))),
         },
         ("boolean", Value::Bool(b)) => ItemValue::Boolean(*b),
@@ -146,13 +140,73 @@ fn judge(raw: &Value) -> Item {
     Item::Valid { name, value }
 }
 
-/// `Some(date_only)` for RFC 3339 date-times and plain dates (`2025-06-15`).
-fn parse_date(s: &str) -> Option<bool> {
-    let s = s.trim();
-    if DateTime::<FixedOffset>::parse_from_rfc3339(s).is_ok() {
-        return Some(false);
+/// A date as the spec's "formatted date": a calendar day, the same in every time zone, or an
+/// instant, shown in the agent's own zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateValue {
+    /// A date without a time (`2025-06-15`), or midnight UTC (`2025-06-15T00:00:00Z`, the
+    /// spec's own example): a day on the calendar, not a moment.
+    Calendar(NaiveDate),
+    Instant(DateTime<Utc>),
+}
+
+impl DateValue {
+    /// The `datetime` attribute: `2025-06-15`, or `2025-06-15T08:00:00Z` (always UTC).
+    pub fn machine(&self) -> String {
+        match self {
+            DateValue::Calendar(day) => day.format("%Y-%m-%d").to_string(),
+            DateValue::Instant(at) => at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        }
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|_| true)
+
+    /// The text shown before the browser formats it (and without script).
+    pub fn fallback(&self) -> String {
+        match self {
+            DateValue::Calendar(day) => day.format("%Y-%m-%d").to_string(),
+            DateValue::Instant(at) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+/// The ISO 8601 forms endpoints send: a date alone; a date and time with `T` or a space, with
+/// or without seconds, with fractional seconds, with `Z`, `±hh:mm`, `±hhmm` or `±hh`; or with
+/// no offset at all, which is read as UTC (the service cannot know the endpoint's zone).
+fn parse_date(s: &str) -> Option<DateValue> {
+    let s = s.trim();
+    if let Ok(day) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(DateValue::Calendar(day));
+    }
+    let at = parse_instant(s)?;
+    let midnight_utc = at.time() == NaiveTime::MIN;
+    Some(if midnight_utc {
+        DateValue::Calendar(at.date_naive())
+    } else {
+        DateValue::Instant(at)
+    })
+}
+
+fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
+    // One canonical shape to parse: `T` between date and time, `Z` as +00:00.
+    let (date, time) = s.split_once(['T', 't', ' '])?;
+    let time = time.trim();
+    let (clock, offset) = match time.find(['Z', 'z', '+', '-']) {
+        Some(at) => time.split_at(at),
+        None => (time, ""),
+    };
+    let offset = match offset {
+        "" | "Z" | "z" => "+00:00".to_string(),
+        o if o.len() == 3 => format!("{o}:00"),
+        o if o.len() == 5 && !o.contains(':') => format!("{}:{}", &o[..3], &o[3..]),
+        o => o.to_string(),
+    };
+    let clock = if clock.matches(':').count() == 1 {
+        format!("{clock}:00")
+    } else {
+        clock.to_string()
+    };
+    DateTime::<FixedOffset>::parse_from_rfc3339(&format!("{date}T{clock}{offset}"))
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -199,10 +253,9 @@ mod tests {
             items[2],
             Item::Valid {
                 name: "Member since".into(),
-                value: ItemValue::Date {
-                    iso: "2025-06-15T00:00:00Z".into(),
-                    date_only: false
-                }
+                value: ItemValue::Date(DateValue::Calendar(
+                    NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()
+                ))
             }
         );
     }
@@ -256,10 +309,52 @@ mod tests {
     }
 
     #[test]
-    fn dates_accept_rfc3339_and_plain_dates() {
-        assert_eq!(parse_date("2025-06-15T00:00:00Z"), Some(false));
-        assert_eq!(parse_date("2025-06-15T10:00:00+02:00"), Some(false));
-        assert_eq!(parse_date("2025-06-15"), Some(true));
-        assert_eq!(parse_date("15/06/2025"), None);
+    fn a_date_alone_and_midnight_utc_are_calendar_days() {
+        let day = |y, m, d| {
+            Some(DateValue::Calendar(
+                NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+            ))
+        };
+        assert_eq!(parse_date("2025-06-15"), day(2025, 6, 15));
+        assert_eq!(parse_date("2025-06-15T00:00:00Z"), day(2025, 6, 15));
+        assert_eq!(
+            parse_date("2025-06-15T00:00:00.000+00:00"),
+            day(2025, 6, 15)
+        );
+        assert_eq!(parse_date("2025-06-15T00:00Z"), day(2025, 6, 15));
+        // Midnight elsewhere is a moment: 22:00 UTC the day before.
+        assert_eq!(
+            parse_date("2025-06-15T00:00:00+02:00").unwrap().machine(),
+            "2025-06-14T22:00:00Z"
+        );
+    }
+
+    #[test]
+    fn the_iso_forms_endpoints_send_are_instants_in_utc() {
+        let machine = |s: &str| parse_date(s).map(|d| d.machine());
+        let cases = [
+            ("2025-06-15T10:00:00+02:00", "2025-06-15T08:00:00Z"),
+            ("2025-06-15T10:00+02:00", "2025-06-15T08:00:00Z"),
+            ("2025-06-15T10:00:00.123Z", "2025-06-15T10:00:00.123Z"),
+            ("2025-06-15 10:00:00Z", "2025-06-15T10:00:00Z"),
+            ("2025-06-15t10:00:00z", "2025-06-15T10:00:00Z"),
+            ("2025-06-15T10:00:00+0200", "2025-06-15T08:00:00Z"),
+            ("2025-06-15T10:00:00-05", "2025-06-15T15:00:00Z"),
+            // No offset: read as UTC.
+            ("2025-06-15T10:00:00", "2025-06-15T10:00:00Z"),
+            ("2025-06-15T10:00", "2025-06-15T10:00:00Z"),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(machine(given).as_deref(), Some(expected), "{given}");
+        }
+        for bad in [
+            "15/06/2025",
+            "yesterday",
+            "2025-13-01",
+            "2025-06-15T25:00:00Z",
+            "2025-06-15T",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
     }
 }

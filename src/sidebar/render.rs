@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use askama::Template;
 
-use super::items::{Item, ItemValue};
+use super::items::{DateValue, Item, ItemValue};
 
 /// One item, ready for the template.
 pub struct RenderedItem {
@@ -19,6 +19,8 @@ pub struct RenderedItem {
     /// Already-sanitised HTML (markdown only).
     pub html: String,
     pub href: String,
+    /// A date's machine form for `<time datetime>`.
+    pub datetime: String,
     pub flag: bool,
 }
 
@@ -43,6 +45,7 @@ fn render_item(item: &Item) -> RenderedItem {
         text: String::new(),
         html: String::new(),
         href: String::new(),
+        datetime: String::new(),
         flag: false,
     };
     match item {
@@ -59,9 +62,16 @@ fn render_item(item: &Item) -> RenderedItem {
                 text: n.clone(),
                 ..blank(name, "numeric")
             },
-            ItemValue::Date { iso, date_only } => RenderedItem {
-                text: iso.clone(),
-                ..blank(name, if *date_only { "date-only" } else { "date" })
+            ItemValue::Date(date) => RenderedItem {
+                text: date.fallback(),
+                datetime: date.machine(),
+                ..blank(
+                    name,
+                    match date {
+                        DateValue::Calendar(_) => "date-only",
+                        DateValue::Instant(_) => "date",
+                    },
+                )
             },
             ItemValue::Boolean(b) => RenderedItem {
                 flag: *b,

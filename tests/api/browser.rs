@@ -65,13 +65,14 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a Chromium session starts");
-        // The agent reads German in Berlin: the page must format numbers and dates that way.
+        // The agent reads German in New York: the page must format numbers and dates that way
+        // (and New York, behind UTC, is where a midnight-UTC day would slip to the day before).
         let session = client.session_id().await.unwrap().expect("a session id");
         for (cmd, params) in [
             ("Emulation.setLocaleOverride", json!({"locale": "de-DE"})),
             (
                 "Emulation.setTimezoneOverride",
-                json!({"timezoneId": "Europe/Berlin"}),
+                json!({"timezoneId": "America/New_York"}),
             ),
         ] {
             let response = reqwest::Client::new()
@@ -149,6 +150,17 @@ impl Browser {
             .unwrap();
     }
 
+    async fn attr(&self, css: &str, name: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .attr(name)
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -216,6 +228,7 @@ const SECTION_DATA: &str = r#"{"data":[
   {"name":"Plan","value":"**Pro** plan, see [invoice](https://billing.example.com/i/1)","type":"markdown"},
   {"name":"MRR","value":1234567.5,"type":"numeric"},
   {"name":"Member since","value":"2025-06-15T00:00:00Z","type":"date"},
+  {"name":"Last seen","value":"2025-06-16T02:30:00Z","type":"date"},
   {"name":"Active","value":true,"type":"boolean"},
   {"name":"Dashboard","value":"https://app.example.com/users/123","type":"url"}]}"#;
 
@@ -283,11 +296,20 @@ async fn an_admin_sets_up_a_section_and_an_agent_sees_it_rendered() {
         "1.234.567,5",
         "German separators"
     );
-    let date = b.text(&format!("{section} .kind-date dd")).await;
-    assert!(
-        date.contains("15.06.2025") && date.contains("02:00"),
-        "a German date in Berlin time: {date}"
+    // The spec's midnight-UTC date is a calendar day: 15 June in every zone.
+    let day = format!("{section} .kind-date-only time");
+    assert_eq!(b.text(&day).await, "15.06.2025");
+    let day_title = b.attr(&day, "title").await;
+    assert!(day_title.contains("15. Juni 2025"), "{day_title}");
+    // An instant is shown on its date in the agent's zone, the full time as a tooltip.
+    let moment = format!("{section} .kind-date time");
+    assert_eq!(
+        b.text(&moment).await,
+        "15.06.2025",
+        "02:30 UTC is 22:30 the day before in New York"
     );
+    let moment_title = b.attr(&moment, "title").await;
+    assert!(moment_title.contains("22:30"), "{moment_title}");
     let check = b
         .client
         .find(Locator::Css(&format!("{section} .bool.yes")))

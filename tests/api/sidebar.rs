@@ -601,7 +601,9 @@ async fn the_ticket_page_renders_every_type_for_the_browser_to_format() {
         "{html}"
     );
     assert!(
-        html.contains(r#"<time class="js-date" datetime="2025-06-15T00:00:00Z">"#),
+        html.contains(
+            r#"<time class="js-date" data-date-only="true" datetime="2025-06-15" title="2025-06-15">2025-06-15</time>"#
+        ),
         "{html}"
     );
     assert!(
