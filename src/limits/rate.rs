@@ -19,6 +19,8 @@ pub enum RatedAction {
     Resend,
     /// Per sidebar section.
     SectionTest,
+    /// Per workspace: Tests of a section form before it is saved.
+    DraftSectionTest,
 }
 
 impl RatedAction {
@@ -26,7 +28,7 @@ impl RatedAction {
         match self {
             RatedAction::TestNotification => "TEST_NOTIFICATIONS_PER_MINUTE",
             RatedAction::Resend => "RESENDS_PER_MINUTE",
-            RatedAction::SectionTest => "SECTION_TESTS_PER_MINUTE",
+            RatedAction::SectionTest | RatedAction::DraftSectionTest => "SECTION_TESTS_PER_MINUTE",
         }
     }
 
@@ -34,7 +36,9 @@ impl RatedAction {
         match self {
             RatedAction::TestNotification => limits.test_notifications_per_minute,
             RatedAction::Resend => limits.resends_per_minute,
-            RatedAction::SectionTest => limits.section_tests_per_minute,
+            RatedAction::SectionTest | RatedAction::DraftSectionTest => {
+                limits.section_tests_per_minute
+            }
         }
     }
 
@@ -43,6 +47,7 @@ impl RatedAction {
             RatedAction::TestNotification => "test-notification",
             RatedAction::Resend => "resend",
             RatedAction::SectionTest => "section-test",
+            RatedAction::DraftSectionTest => "draft-section-test",
         };
         format!("{kind}:{object_id}")
     }

@@ -123,6 +123,9 @@ pub struct TestReport {
     pub preview_html: Option<String>,
     /// The `X-There-There-Signature` value that was sent.
     pub signature_sent: Option<String>,
+    /// For a Test as typed with no secret: the one generated for it (keep it to save with).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -146,6 +149,33 @@ pub struct TestResponse {
 pub async fn test_section(state: &AppState, section: &Section) -> Result<TestReport, AppError> {
     let limits = &state.config().limits;
     rate::hit(state.pool(), limits, RatedAction::SectionTest, section.id).await?;
+    Ok(run_test(state, section).await)
+}
+
+/// The Test of an endpoint and secret as typed, before anything is saved (the spec: "before
+/// enabling a section in production"). An empty secret is generated here, and returned so the
+/// form can keep it for saving. Rate-limited per workspace (`SECTION_TESTS_PER_MINUTE`).
+pub async fn test_draft(
+    state: &AppState,
+    workspace_id: i64,
+    endpoint_url: &str,
+    secret: Option<&str>,
+) -> Result<(TestReport, String), AppError> {
+    let endpoint = sections::check_endpoint(state.outbound(), endpoint_url).await?;
+    let secret = sections::secret_or_generated(secret)?;
+    let limits = &state.config().limits;
+    rate::hit(
+        state.pool(),
+        limits,
+        RatedAction::DraftSectionTest,
+        workspace_id,
+    )
+    .await?;
+    let draft = Section::draft(endpoint, secret.clone());
+    Ok((run_test(state, &draft).await, secret))
+}
+
+async fn run_test(state: &AppState, section: &Section) -> TestReport {
     let exchange = fetch::call_endpoint(state, section, TEST_EMAIL).await;
     let outcome = fetch::judge_exchange(&exchange);
     let (items, problems, preview_html, error) = match outcome {
@@ -160,7 +190,7 @@ pub async fn test_section(state: &AppState, section: &Section) -> Result<TestRep
         }
         Err(error) => (None, Vec::new(), None, Some(error)),
     };
-    Ok(TestReport {
+    TestReport {
         ok: error.is_none(),
         duration_ms: exchange.duration.as_millis() as u64,
         request: TestRequest {
@@ -185,7 +215,8 @@ pub async fn test_section(state: &AppState, section: &Section) -> Result<TestRep
             .iter()
             .find(|(name, _)| name == fetch::SIGNATURE_HEADER)
             .map(|(_, value)| value.clone()),
-    })
+        generated_secret: None,
+    }
 }
 
 /// The HTML of a loaded section's body: its items, or a short error.

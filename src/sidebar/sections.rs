@@ -59,6 +59,28 @@ impl Section {
         self
     }
 
+    /// A section that is only being tried out: the Test of a form before it is saved.
+    pub fn draft(endpoint_url: String, secret: String) -> Self {
+        let now = Utc::now();
+        Section {
+            id: 0,
+            title: String::new(),
+            endpoint_url: Some(endpoint_url),
+            secret: Some(secret),
+            channel_ids: Vec::new(),
+            position: 0,
+            enabled: false,
+            consecutive_failures: 0,
+            last_error: None,
+            last_error_at: None,
+            disabled_at: None,
+            disabled_reason: None,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The URL the section calls (empty only in a copy shown to an agent).
     pub fn endpoint(&self) -> &str {
         self.endpoint_url.as_deref().unwrap_or_default()
@@ -198,6 +220,17 @@ pub struct SectionInput {
     pub channel_ids: Option<Vec<i64>>,
     /// 0-based place in the list; others move to make room.
     pub position: Option<i32>,
+    /// Whether agents' tickets call it. On create, default true (the spec's sections work as
+    /// soon as they are saved); send false to save it and Test it before it goes live.
+    pub enabled: Option<bool>,
+}
+
+/// The secret typed on a form or sent to the API: checked, or generated when empty.
+pub fn secret_or_generated(typed: Option<&str>) -> Result<String, AppError> {
+    match typed.map(str::trim) {
+        None | Some("") => Ok(generate_secret()),
+        Some(custom) => check_secret(custom),
+    }
 }
 
 /// A strong generated secret: 32 random bytes, hex.
@@ -248,7 +281,7 @@ async fn check_channels(
     Ok(ids)
 }
 
-async fn check_endpoint(outbound: &Outbound, raw: &str) -> Result<String, AppError> {
+pub async fn check_endpoint(outbound: &Outbound, raw: &str) -> Result<String, AppError> {
     outbound
         .validate_url(raw)
         .await
@@ -271,10 +304,7 @@ pub async fn create_section(
     )?;
     let endpoint =
         check_endpoint(outbound, input.endpoint_url.as_deref().unwrap_or_default()).await?;
-    let secret = match input.secret.as_deref() {
-        None | Some("") => generate_secret(),
-        Some(custom) => check_secret(custom)?,
-    };
+    let secret = secret_or_generated(input.secret.as_deref())?;
     let mut tx = pool.begin().await?;
     let channels = check_channels(
         &mut tx,
@@ -289,14 +319,18 @@ pub async fn create_section(
         .await?;
     quota::ensure_room(&mut tx, limits, Quota::SidebarSections, workspace_id).await?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO sidebar_sections (workspace_id, title, endpoint_url, secret, position)
-         VALUES ($1, $2, $3, $4, (SELECT COALESCE(max(position) + 1, 0) FROM sidebar_sections WHERE workspace_id = $1))
+        "INSERT INTO sidebar_sections (workspace_id, title, endpoint_url, secret, enabled, position,
+                                       disabled_at, disabled_reason)
+         VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(max(position) + 1, 0) FROM sidebar_sections WHERE workspace_id = $1),
+                 CASE WHEN $5 THEN NULL ELSE now() END,
+                 CASE WHEN $5 THEN NULL ELSE 'Saved disabled: not called until it is enabled.' END)
          RETURNING id",
     )
     .bind(workspace_id)
     .bind(&title)
     .bind(&endpoint)
     .bind(&secret)
+    .bind(input.enabled.unwrap_or(true))
     .fetch_one(&mut *tx)
     .await?;
     set_channels(&mut tx, id, &channels).await?;
@@ -367,7 +401,12 @@ pub async fn update_section(
     }
     let section = get_section(&mut tx, workspace_id, id).await?;
     tx.commit().await?;
-    Ok(section)
+    match input.enabled {
+        Some(enabled) if enabled != section.enabled => {
+            set_enabled(pool, workspace_id, id, enabled).await
+        }
+        _ => Ok(section),
+    }
 }
 
 pub async fn delete_section(pool: &PgPool, workspace_id: i64, id: i64) -> Result<(), AppError> {

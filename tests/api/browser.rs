@@ -264,7 +264,17 @@ async fn an_admin_sets_up_a_section_and_an_agent_sees_it_rendered() {
     b.click(&format!("input[name=channel_ids][value='{channel}']"))
         .await;
     b.screenshots("section-new").await;
-    b.click("form.section-form button[type=submit]").await;
+    // Test as typed first: the report comes back with the form as it was.
+    b.click("form.section-form button[formaction$='/test-draft']")
+        .await;
+    b.client
+        .wait()
+        .for_element(Locator::Id("raw-response"))
+        .await
+        .unwrap();
+    assert!(b.text("#raw-response").await.starts_with("HTTP 200 OK"));
+    b.screenshots("section-test-as-typed").await;
+    b.click("form.section-form button.primary").await;
     b.client
         .wait()
         .for_element(Locator::Css("form[action$='/test'] button"))

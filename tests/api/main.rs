@@ -16,6 +16,7 @@ mod receiver;
 mod receiving;
 mod roles;
 mod sidebar;
+mod sidebar_draft;
 mod sidebar_extras;
 mod smtp;
 mod spec_wording;

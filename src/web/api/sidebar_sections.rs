@@ -109,6 +109,41 @@ pub async fn test_section(
     Ok(AppJson(sidebar::test_section(&state, &section).await?))
 }
 
+/// An endpoint and secret to Test before any section is saved.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftTest {
+    pub endpoint_url: String,
+    /// Leave out (or empty) to generate one; the report's `generated_secret` then holds it.
+    pub secret: Option<String>,
+}
+
+/// Test as typed: calls an endpoint with `{"email":"test@example.com"}` signed with the
+/// given secret, before anything is saved, and reports the raw exchange.
+#[utoipa::path(post, path = "/api/sidebar-sections/test", tag = "sidebar", request_body = DraftTest,
+    responses((status = 200, body = TestReport), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 429, description = "Past `SECTION_TESTS_PER_MINUTE` for the workspace", body = ErrorBody)))]
+pub async fn test_draft_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppJson(input): AppJson<DraftTest>,
+) -> Result<AppJson<TestReport>, AppError> {
+    current.require_admin()?;
+    let typed = input.secret.as_deref();
+    let (mut report, secret) = sidebar::test_draft(
+        &state,
+        current.user.workspace_id,
+        &input.endpoint_url,
+        typed,
+    )
+    .await?;
+    if typed.is_none_or(|s| s.trim().is_empty()) {
+        report.generated_secret = Some(secret);
+    }
+    Ok(AppJson(report))
+}
+
 /// Enables the section and resets its failure counter.
 #[utoipa::path(post, path = "/api/sidebar-sections/{id}/enable", tag = "sidebar", params(("id" = i64, Path)),
     responses((status = 200, body = Section), (status = 404, body = ErrorBody)))]

@@ -63,6 +63,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/settings/sidebar-sections/new", get(sidebar_sections::new))
         .route(
+            "/settings/sidebar-sections/test-draft",
+            post(sidebar_sections::test_draft),
+        )
+        .route(
             "/settings/sidebar-sections/{id}",
             get(sidebar_sections::show).post(sidebar_sections::update),
         )

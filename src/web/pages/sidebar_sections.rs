@@ -66,6 +66,8 @@ struct FormPage {
     endpoint_url: String,
     secret: String,
     channel_ids: Vec<i64>,
+    /// The new-section form's "Enabled" box.
+    enabled: bool,
     error: Option<(String, String)>,
     report: Option<TestReport>,
     failure_limit: i32,
@@ -125,6 +127,7 @@ async fn form_page(
             .as_ref()
             .map(|s| s.channel_ids.clone())
             .unwrap_or_default(),
+        enabled: section.as_ref().is_none_or(|s| s.enabled),
         section,
         channels,
         error: None,
@@ -166,18 +169,61 @@ pub struct SectionForm {
     secret: String,
     #[serde(default)]
     channel_ids: Vec<i64>,
+    /// The new-section form's checkbox ("on" when ticked); the edit form has Enable/Disable.
+    #[serde(default)]
+    enabled: Option<String>,
+    /// Set on the edit form, so a Test as typed comes back to the section's page.
+    #[serde(default)]
+    section_id: Option<i64>,
 }
 
 impl SectionForm {
-    fn input(&self) -> SectionInput {
+    fn input(&self, creating: bool) -> SectionInput {
         SectionInput {
             title: Some(self.title.clone()),
             endpoint_url: Some(self.endpoint_url.clone()),
             secret: Some(self.secret.trim().to_string()),
             channel_ids: Some(self.channel_ids.clone()),
             position: None,
+            enabled: creating.then_some(self.enabled.is_some()),
         }
     }
+}
+
+/// Test as typed: the form's endpoint and secret are called before anything is saved, and the
+/// form comes back as it was, with the report (and the generated secret, if it was empty).
+pub async fn test_draft(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Form(form): Form<SectionForm>,
+) -> Result<Response, PageError> {
+    user.require_admin()?;
+    let section = match form.section_id {
+        Some(id) => {
+            let mut conn = state.pool().acquire().await?;
+            Some(sections::get_section(&mut conn, user.user.workspace_id, id).await?)
+        }
+        None => None,
+    };
+    let tested = sidebar::test_draft(
+        &state,
+        user.user.workspace_id,
+        &form.endpoint_url,
+        Some(&form.secret),
+    )
+    .await;
+    let (report, secret) = match tested {
+        Ok(tested) => tested,
+        Err(err) => return refill(&state, &user, section, form, err).await,
+    };
+    let mut page = form_page(&state, &user, section, None).await?;
+    page.title = form.title;
+    page.endpoint_url = form.endpoint_url;
+    page.secret = secret;
+    page.channel_ids = form.channel_ids;
+    page.enabled = form.enabled.is_some();
+    page.report = Some(report);
+    Ok(render(&page))
 }
 
 /// A form that failed validation comes back with everything the user typed.
@@ -196,6 +242,7 @@ async fn refill(
     page.endpoint_url = form.endpoint_url;
     page.secret = form.secret;
     page.channel_ids = form.channel_ids;
+    page.enabled = form.enabled.is_some() || page.section.as_ref().is_some_and(|s| s.enabled);
     page.error = Some((field, message));
     Ok((err.status(), render(&page)).into_response())
 }
@@ -212,7 +259,7 @@ pub async fn create(
         state.outbound(),
         &state.config().limits,
         user.user.workspace_id,
-        form.input(),
+        form.input(true),
     )
     .await
     {
@@ -239,7 +286,7 @@ pub async fn update(
     Form(form): Form<SectionForm>,
 ) -> Result<Response, PageError> {
     user.require_admin()?;
-    let mut input = form.input();
+    let mut input = form.input(false);
     // An emptied secret field keeps the current secret rather than failing.
     if input.secret.as_deref() == Some("") {
         input.secret = None;
