@@ -75,12 +75,9 @@ function setUpSections() {
     } catch (_) {
       // Storage may be unavailable (private mode); sections then start open.
     }
-    const refresh = details.querySelector(".section-refresh");
+    const refresh = details.parentElement.querySelector(".section-refresh");
     if (refresh) {
-      refresh.addEventListener("click", (event) => {
-        // The button sits in the summary: refresh without collapsing.
-        event.preventDefault();
-        event.stopPropagation();
+      refresh.addEventListener("click", () => {
         refresh.disabled = true;
         loadSection(details, true).finally(() => {
           refresh.disabled = false;

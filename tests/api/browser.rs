@@ -183,6 +183,7 @@ impl Browser {
 
     /// Saves the current page at desktop and phone width.
     async fn screenshots(&self, page: &str) {
+        self.assert_accessible(page).await;
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         for (label, width, height) in [("desktop", 1440, 900), ("phone", 375, 812)] {
@@ -200,6 +201,35 @@ impl Browser {
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 
+    /// The page as it is now has no serious or critical WCAG 2 A/AA violation, by axe-core
+    /// (from npm, injected into the page).
+    async fn assert_accessible(&self, page: &str) {
+        self.client
+            .execute(axe_core_source(), vec![])
+            .await
+            .unwrap();
+        let found = self
+            .client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+                     .then(r => done(r.violations
+                        .filter(v => v.impact === "serious" || v.impact === "critical")
+                        .map(v => `${v.id} (${v.impact}): ${v.help}; at ${v.nodes.map(n => n.target.join(" ")).join(", ")}`)))
+                     .catch(e => done([`axe failed: ${e}`]));"#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        let violations: Vec<String> = serde_json::from_value(found).unwrap();
+        assert!(
+            violations.is_empty(),
+            "{}: {page}: accessibility violations:\n{}",
+            self.name,
+            violations.join("\n")
+        );
+    }
+
     /// No JavaScript dialog is open (alert, confirm, prompt).
     async fn assert_no_dialog(&self) {
         assert!(
@@ -207,6 +237,27 @@ impl Browser {
             "a dialog opened"
         );
     }
+}
+
+/// axe-core's script, installed from npm into `target/axe-core` on first use (once for all
+/// tests of the run: a lock file keeps parallel tests from installing it together).
+fn axe_core_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/axe-core");
+        let script = dir.join("node_modules/axe-core/axe.min.js");
+        if !script.exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            let status = std::process::Command::new("npm")
+                .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&dir)
+                .arg("axe-core@4")
+                .status()
+                .expect("npm runs (Node.js is on the machine)");
+            assert!(status.success(), "npm install axe-core failed");
+        }
+        std::fs::read_to_string(script).expect("axe-core is installed")
+    })
 }
 
 async fn setup() -> (TestApp, TestWorkspace, i64) {
@@ -563,7 +614,7 @@ async fn an_agent_refreshes_a_section_and_sees_stale_data_marked() {
         .await
         .unwrap();
 
-    b.click(".custom-section .section-refresh").await;
+    b.click(".custom-section-frame .section-refresh").await;
     b.client
         .wait()
         .for_element(Locator::Css(".custom-section .section-stale"))
@@ -600,7 +651,7 @@ async fn an_agent_refreshes_a_section_and_sees_stale_data_marked() {
     );
     b.screenshots("ticket-stale").await;
 
-    b.click(".custom-section .section-refresh").await;
+    b.click(".custom-section-frame .section-refresh").await;
     b.client
         .wait()
         .for_element(Locator::Css(".custom-section .section-note"))
@@ -616,5 +667,67 @@ async fn an_agent_refreshes_a_section_and_sees_stale_data_marked() {
         2,
         "the second refresh within 10 s made no call"
     );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn every_page_passes_an_automated_wcag_check() {
+    let (app, ws, channel) = setup().await;
+    let endpoint = Receiver::start(Behaviour::Respond(200, SECTION_DATA.into())).await;
+    let section: Value = app
+        .api(&ws.admin)
+        .post(
+            "/api/sidebar-sections",
+            &json!({"title": "Billing Info", "endpoint_url": endpoint.url, "channel_ids": [channel]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let destination: Value = app
+        .api(&ws.admin)
+        .post(
+            "/api/webhook-destinations",
+            &json!({"scope": "personal", "url": endpoint.url, "events": ["ticketOpened"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ticket = app
+        .create_ticket(&ws.agent, json!({"subject": "Refund please", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let b = Browser::start(&app.address, "wcag").await;
+    b.goto("/login").await;
+    b.assert_accessible("login").await;
+    b.log_in(&ws.admin).await;
+    let pages = [
+        "/tickets".to_string(),
+        format!("/tickets/{ticket}"),
+        "/settings/profile".into(),
+        "/settings/api-tokens".into(),
+        "/settings/channels".into(),
+        "/settings/notifications".into(),
+        "/settings/workspace-notifications".into(),
+        format!("/settings/webhooks/{}", destination["id"]),
+        format!("/settings/webhooks/{}/deliveries", destination["id"]),
+        "/settings/sidebar-sections".into(),
+        "/settings/sidebar-sections/new".into(),
+        format!("/settings/sidebar-sections/{}", section["id"]),
+        "/no-such-page".into(),
+    ];
+    for page in pages {
+        b.goto(&page).await;
+        if page.starts_with("/tickets/") {
+            b.client
+                .wait()
+                .for_element(Locator::Css(".custom-section .section-items"))
+                .await
+                .unwrap();
+        }
+        b.assert_accessible(&page).await;
+    }
     b.close().await;
 }
