@@ -231,6 +231,36 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
     }
 }
 
+/// `Query` whose rejections answer in our error shape, naming the parameter when serde does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for AppQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(AppQuery(value)),
+            Err(rejection) => {
+                let detail = std::error::Error::source(&rejection)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| rejection.body_text());
+                Err(AppError::Validation {
+                    field: field_named_in(&detail),
+                    message: format!("A query parameter is wrong: {detail}"),
+                })
+            }
+        }
+    }
+}
+
 fn json_rejection_to_error(rejection: JsonRejection) -> AppError {
     match rejection {
         JsonRejection::JsonDataError(err) => {

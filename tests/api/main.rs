@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod input;
 mod isolation;
+mod openapi_conformance;
 mod outbound;
 mod pages;
 mod receiver;

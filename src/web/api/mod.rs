@@ -37,9 +37,82 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Adds to every operation the refusals any of them can answer, so the document lists every
+/// status a caller can see: a request that cannot be read (400), no or a bad token (401), an
+/// unknown id (404, operations with a path id), a body over the limit (413), input that
+/// breaks a rule or a bad query parameter (422, operations with a body or parameters), and
+/// overload or a request that ran too long (503, with `Retry-After`). Statuses an operation
+/// documents itself (403, 409, 429, ...) are kept.
+struct EveryStatus;
+
+impl Modify for EveryStatus {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let has_id = path.contains('{');
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let takes_input = operation.request_body.is_some()
+                    || operation.parameters.as_ref().is_some_and(|p| {
+                        p.iter().any(|p| {
+                            !matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Path)
+                        })
+                    });
+                let mut add = |status: &str, description: &str| {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description).into());
+                };
+                add(
+                    "400",
+                    "The request could not be read (malformed JSON, wrong content type).",
+                );
+                add("401", "No valid API token.");
+                if has_id {
+                    add(
+                        "404",
+                        "No such object in the caller's workspace, or an id that is not a number.",
+                    );
+                }
+                if operation.request_body.is_some() {
+                    add("413", "The body is larger than 1 MiB.");
+                }
+                if takes_input {
+                    add("422", "The input breaks a rule; `field` names it.");
+                }
+                add(
+                    "503",
+                    "Overloaded, or the request ran too long; see `Retry-After`.",
+                );
+            }
+        }
+    }
+}
+
 /// The API's routes together with the OpenAPI document describing them.
 pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(me::get_me))
         .routes(routes!(users::list_users))
         .routes(routes!(channels::list_channels, channels::create_channel))
@@ -79,5 +152,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::resend_delivery))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes are in: modifiers given to `#[openapi]` run before any path exists.
+    EveryStatus.modify(&mut openapi);
+    (router, openapi)
 }

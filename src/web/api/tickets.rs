@@ -1,13 +1,13 @@
 //! `/api/tickets`: receive, read, reply, note, assign, close and reopen.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::path::AppPath;
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, ErrorBody};
+use crate::error::{AppError, AppJson, AppQuery, ErrorBody};
 use crate::helpdesk::events::{self, Event};
 use crate::helpdesk::messages::{self, Author, Message};
 use crate::helpdesk::notes::{self, Note};
@@ -27,7 +27,7 @@ pub struct ListQuery {
 pub async fn list_tickets(
     State(state): State<AppState>,
     current: CurrentUser,
-    Query(query): Query<ListQuery>,
+    AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<AppJson<Vec<Ticket>>, AppError> {
     let mut conn = state.pool().acquire().await?;
     let list =

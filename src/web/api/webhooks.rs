@@ -1,14 +1,14 @@
 //! `/api/webhook-destinations` and `/api/webhook-deliveries`: manage destinations, send test
 //! notifications, read the delivery log, resend.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::path::AppPath;
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, ErrorBody};
+use crate::error::{AppError, AppJson, AppQuery, ErrorBody};
 use crate::state::AppState;
 use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput};
@@ -117,6 +117,7 @@ pub struct LogQuery {
     /// Deliveries older than this id (the last id of the previous page).
     pub before: Option<i64>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -128,9 +129,12 @@ pub async fn list_deliveries(
     State(state): State<AppState>,
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
-    Query(query): Query<LogQuery>,
+    AppQuery(query): AppQuery<LogQuery>,
 ) -> Result<AppJson<Vec<DeliverySummary>>, AppError> {
     let limit = query.limit.unwrap_or(deliveries::PAGE_SIZE);
+    if !(1..=200).contains(&limit) {
+        return Err(AppError::validation("limit", "The page size is 1 to 200."));
+    }
     Ok(AppJson(
         deliveries::list_deliveries(state.pool(), &current, id, query.before, limit).await?,
     ))
