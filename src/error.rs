@@ -72,14 +72,6 @@ impl AppError {
         AppError::Forbidden(message.into())
     }
 
-    /// A 429 whose message says when to try again.
-    pub fn rate_limited(retry_after: u64) -> Self {
-        AppError::RateLimited {
-            retry_after,
-            message: format!("Too many requests. Try again in {retry_after} s."),
-        }
-    }
-
     /// Seconds after which a refused request may be tried again, for `Retry-After`.
     pub fn retry_after(&self) -> Option<u64> {
         match self {

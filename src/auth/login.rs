@@ -79,7 +79,38 @@ pub async fn check_login(
     email: &str,
     password: &str,
 ) -> Result<Option<User>, AppError> {
-    let outcome = check(pool, logins, policy, client, email, password).await;
+    let outcome: Result<Option<User>, AppError> = async {
+        let account = ThrottleKey::account(email);
+        let keys = [account.clone(), ThrottleKey::address(client)];
+        if let Some(retry_after) = logins.known_lock(&keys) {
+            return Err(locked(retry_after));
+        }
+        // Reserved before the first query: a flood touches the database only this many at a time.
+        let slot = logins.passwords.reserve().map_err(|_| busy())?;
+        if let Some(retry_after) = login_throttle::locked_for(pool, &keys).await? {
+            logins.remember_lock(&keys, retry_after);
+            return Err(locked(retry_after));
+        }
+        let (user, stored_hash) = match users::password_hash_by_email(pool, email).await? {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let matches = slot
+            .verify(password.to_string(), stored_hash)
+            .await
+            .map_err(|_| busy())?;
+        match user {
+            Some(user) if matches => {
+                login_throttle::forgive(pool, &account).await?;
+                Ok(Some(user))
+            }
+            _ => {
+                login_throttle::record_failure(pool, policy, &keys).await?;
+                Ok(None)
+            }
+        }
+    }
+    .await;
     let refused = matches!(
         outcome,
         Ok(None) | Err(AppError::RateLimited { .. } | AppError::Overloaded { .. })
@@ -88,45 +119,6 @@ pub async fn check_login(
         tokio::time::sleep(policy.refusal_pause).await;
     }
     outcome
-}
-
-async fn check(
-    pool: &PgPool,
-    logins: &Logins,
-    policy: &ThrottlePolicy,
-    client: IpAddr,
-    email: &str,
-    password: &str,
-) -> Result<Option<User>, AppError> {
-    let account = ThrottleKey::account(email);
-    let keys = [account.clone(), ThrottleKey::address(client)];
-    if let Some(retry_after) = logins.known_lock(&keys) {
-        return Err(locked(retry_after));
-    }
-    // Reserved before the first query: a flood touches the database only this many at a time.
-    let slot = logins.passwords.reserve().map_err(|_| busy())?;
-    if let Some(retry_after) = login_throttle::locked_for(pool, &keys).await? {
-        logins.remember_lock(&keys, retry_after);
-        return Err(locked(retry_after));
-    }
-    let (user, stored_hash) = match users::password_hash_by_email(pool, email).await? {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let matches = slot
-        .verify(password.to_string(), stored_hash)
-        .await
-        .map_err(|_| busy())?;
-    match user {
-        Some(user) if matches => {
-            login_throttle::forgive(pool, &account).await?;
-            Ok(Some(user))
-        }
-        _ => {
-            login_throttle::record_failure(pool, policy, &keys).await?;
-            Ok(None)
-        }
-    }
 }
 
 fn locked(retry_after: u64) -> AppError {

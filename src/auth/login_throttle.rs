@@ -135,22 +135,28 @@ pub async fn record_failure(
     .bind(policy.window.as_secs_f64())
     .fetch_all(pool)
     .await?;
-    for key in keys {
-        let stored = key.stored();
-        let failures = counts
-            .iter()
-            .find(|(k, _)| *k == stored)
-            .map_or(0, |(_, n)| (*n).max(0) as u32);
-        if let Some(lockout) = policy.lockout_after(key, failures) {
-            sqlx::query(
-                "UPDATE login_failures SET locked_until = now() + make_interval(secs => $2)
-                 WHERE key = $1",
-            )
-            .bind(&stored)
-            .bind(lockout.as_secs_f64())
-            .execute(pool)
-            .await?;
-        }
+    // The policy decides each key's lock-out; one statement stores them all.
+    let (locked, seconds): (Vec<String>, Vec<f64>) = keys
+        .iter()
+        .filter_map(|key| {
+            let stored = key.stored();
+            let failures = counts
+                .iter()
+                .find(|(k, _)| *k == stored)
+                .map_or(0, |(_, n)| (*n).max(0) as u32);
+            let lockout = policy.lockout_after(key, failures)?;
+            Some((stored, lockout.as_secs_f64()))
+        })
+        .unzip();
+    if !locked.is_empty() {
+        sqlx::query(
+            "UPDATE login_failures f SET locked_until = now() + make_interval(secs => l.secs)
+             FROM unnest($1::text[], $2::float8[]) AS l(key, secs) WHERE f.key = l.key",
+        )
+        .bind(&locked)
+        .bind(&seconds)
+        .execute(pool)
+        .await?;
     }
     // Forgotten failures are swept now and then rather than by a timer.
     if rand_one_in(64) {

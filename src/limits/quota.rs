@@ -38,14 +38,12 @@ impl Quota {
         }
     }
 
-    fn what(self) -> &'static str {
+    fn things(self) -> &'static str {
         match self {
-            Quota::PersonalDestinations => "A user can have at most {n} personal destinations",
-            Quota::WorkspaceDestinations => {
-                "A workspace can have at most {n} workspace destinations"
-            }
-            Quota::SidebarSections => "A workspace can have at most {n} custom sidebar sections",
-            Quota::ApiTokens => "A user can have at most {n} API tokens",
+            Quota::PersonalDestinations => "personal destinations",
+            Quota::WorkspaceDestinations => "workspace destinations",
+            Quota::SidebarSections => "custom sidebar sections",
+            Quota::ApiTokens => "API tokens",
         }
     }
 
@@ -70,8 +68,14 @@ impl Quota {
         AppError::QuotaExceeded {
             setting: self.setting(),
             message: format!(
-                "{}; delete one first (the limit is the setting {}).",
-                self.what().replace("{n}", &limit.to_string()),
+                "{} {limit} {}; delete one first (the limit is the setting {}).",
+                match self {
+                    Quota::PersonalDestinations | Quota::ApiTokens => "A user can have at most",
+                    Quota::WorkspaceDestinations | Quota::SidebarSections => {
+                        "A workspace can have at most"
+                    }
+                },
+                self.things(),
                 self.setting()
             ),
         }

@@ -192,7 +192,13 @@ async fn fetch_and_record(state: AppState, section: Section, contact: Contact) -
             tracing::warn!(section.id = section.id, error = %err, "sidebar lease failed; fetching anyway")
         }
     }
-    let exchange = call_endpoint(&state, &section, &contact.email).await;
+    let exchange = call_endpoint(
+        &state,
+        section.endpoint(),
+        section.secret_bytes(),
+        &contact.email,
+    )
+    .await;
     let outcome = judge_exchange(&exchange);
     let recorded = match &outcome {
         Ok(items) => store_in_cache(pool, &section, contact.id, items)
@@ -214,15 +220,20 @@ async fn fetch_and_record(state: AppState, section: Section, contact: Contact) -
     outcome
 }
 
-/// The signed POST, exactly as the spec describes it.
-pub async fn call_endpoint(state: &AppState, section: &Section, email: &str) -> Exchange {
+/// The signed POST, exactly as the spec describes it, to an endpoint with its secret.
+pub async fn call_endpoint(
+    state: &AppState,
+    endpoint_url: &str,
+    secret: &[u8],
+    email: &str,
+) -> Exchange {
     let body =
         Bytes::from(serde_json::to_vec(&json!({ "email": email })).expect("JSON of a string"));
-    let url = url::Url::parse(section.endpoint())
+    let url = url::Url::parse(endpoint_url)
         .unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap());
     let signing = Signing {
         header: SIGNATURE_HEADER,
-        secret: section.secret_bytes(),
+        secret,
     };
     state
         .outbound()

@@ -149,7 +149,7 @@ pub struct TestResponse {
 pub async fn test_section(state: &AppState, section: &Section) -> Result<TestReport, AppError> {
     let limits = &state.config().limits;
     rate::hit(state.pool(), limits, RatedAction::SectionTest, section.id).await?;
-    Ok(run_test(state, section).await)
+    Ok(run_test(state, section.endpoint(), section.secret_bytes()).await)
 }
 
 /// The Test of an endpoint and secret as typed, before anything is saved (the spec: "before
@@ -171,12 +171,12 @@ pub async fn test_draft(
         workspace_id,
     )
     .await?;
-    let draft = Section::draft(endpoint, secret.clone());
-    Ok((run_test(state, &draft).await, secret))
+    let report = run_test(state, &endpoint, secret.as_bytes()).await;
+    Ok((report, secret))
 }
 
-async fn run_test(state: &AppState, section: &Section) -> TestReport {
-    let exchange = fetch::call_endpoint(state, section, TEST_EMAIL).await;
+async fn run_test(state: &AppState, endpoint_url: &str, secret: &[u8]) -> TestReport {
+    let exchange = fetch::call_endpoint(state, endpoint_url, secret, TEST_EMAIL).await;
     let outcome = fetch::judge_exchange(&exchange);
     let (items, problems, preview_html, error) = match outcome {
         Ok(items) => {

@@ -59,28 +59,6 @@ impl Section {
         self
     }
 
-    /// A section that is only being tried out: the Test of a form before it is saved.
-    pub fn draft(endpoint_url: String, secret: String) -> Self {
-        let now = Utc::now();
-        Section {
-            id: 0,
-            title: String::new(),
-            endpoint_url: Some(endpoint_url),
-            secret: Some(secret),
-            channel_ids: Vec::new(),
-            position: 0,
-            enabled: false,
-            consecutive_failures: 0,
-            last_error: None,
-            last_error_at: None,
-            disabled_at: None,
-            disabled_reason: None,
-            version: 0,
-            created_at: now,
-            updated_at: now,
-        }
-    }
-
     /// The URL the section calls (empty only in a copy shown to an agent).
     pub fn endpoint(&self) -> &str {
         self.endpoint_url.as_deref().unwrap_or_default()

@@ -338,25 +338,19 @@ async fn the_api_refresh_refusal_carries_retry_after() {
     let app = spawn_app_with(&LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let receiver = Receiver::start(Behaviour::Respond(200, r#"{"data":[]}"#.into())).await;
-    let channel: Value = app
-        .api(&ws.admin)
-        .post("/api/channels", &json!({"name": "Support"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let channel = app.create_channel(&ws.admin, "Support").await;
     let section: Value = app
         .api(&ws.admin)
         .post(
             "/api/sidebar-sections",
-            &json!({"title": "CRM", "endpoint_url": receiver.url, "channel_ids": [channel["id"]]}),
+            &json!({"title": "CRM", "endpoint_url": receiver.url, "channel_ids": [channel]}),
         )
         .await
         .json()
         .await
         .unwrap();
     let mut body = ticket_body("Help", "jane@example.com");
-    body["channel_id"] = channel["id"].clone();
+    body["channel_id"] = json!(channel);
     let ticket = app.create_ticket(&ws.agent, body).await;
     let path = format!(
         "/api/tickets/{}/sidebar/{}/refresh",

@@ -169,16 +169,7 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let mut vars: HashMap<String, String> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    vars.entry("APP_URL".into())
-        .or_insert_with(|| address.clone());
-    // Refused logins answer at once in tests unless one asks for the real pause.
-    vars.entry("LOGIN_REFUSAL_PAUSE_SECONDS".into())
-        .or_insert_with(|| "0".into());
-    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+    let config = test_config(env, Some(&address));
 
     let (shutdown, shutdown_rx) = oneshot::channel();
     let state = AppState::new(pool.clone(), config);
@@ -195,6 +186,21 @@ pub async fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
         database,
         shutdown: Some(shutdown),
     }
+}
+
+/// The config of an app under test: `env` over the defaults, `APP_URL` the app's own address
+/// when given, and refused logins answered at once unless a test asks for the real pause.
+fn test_config(env: &[(&str, &str)], app_url: Option<&str>) -> Config {
+    let mut vars: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(url) = app_url {
+        vars.entry("APP_URL".into()).or_insert_with(|| url.into());
+    }
+    vars.entry("LOGIN_REFUSAL_PAUSE_SECONDS".into())
+        .or_insert_with(|| "0".into());
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -376,6 +382,18 @@ impl TestApp {
             user.email
         );
         browser
+    }
+
+    /// Creates a channel through the API as `admin`, returning its id.
+    pub async fn create_channel(&self, admin: &TestUser, name: &str) -> i64 {
+        let channel: Value = self
+            .api(admin)
+            .post("/api/channels", &serde_json::json!({ "name": name }))
+            .await
+            .json()
+            .await
+            .unwrap();
+        channel["id"].as_i64().expect("the channel was created")
     }
 
     /// Creates a ticket through the API as `user`, returning its JSON.
@@ -582,13 +600,7 @@ impl TestApp {
     pub async fn spawn_instance(&self, env: &[(&str, &str)]) -> Instance {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let mut vars: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        vars.entry("LOGIN_REFUSAL_PAUSE_SECONDS".into())
-            .or_insert_with(|| "0".into());
-        let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        let config = test_config(env, None);
         let state = AppState::new(self.pool.clone(), config);
         let (shutdown, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{Api, spawn_app_with};
 use crate::receiver::{Behaviour, Receiver};
 
 const LOOPBACK: [(&str, &str); 2] = [
@@ -29,6 +29,18 @@ const STORES_A_URL: [&str; 5] = [
     "PATCH /api/sidebar-sections/{id}",
     "POST /api/sidebar-sections/test",
 ];
+
+/// A workspace destination for `ticketOpened` at `url`, as the API returns it.
+async fn workspace_destination(api: &Api, url: &str) -> Value {
+    api.post(
+        "/api/webhook-destinations",
+        &json!({"scope": "workspace", "url": url, "events": ["ticketOpened"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap()
+}
 
 fn schemathesis() -> PathBuf {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/schemathesis-venv");
@@ -61,30 +73,17 @@ async fn every_status_and_body_the_api_answers_is_in_its_openapi_document() {
     let ws = app.create_workspace("Acme").await;
     let receiver = Receiver::start(Behaviour::Respond(200, r#"{"data":[]}"#.into())).await;
     let admin = app.api(&ws.admin);
-    let channel: Value = admin
-        .post("/api/channels", &json!({"name": "Support"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let channel = app.create_channel(&ws.admin, "Support").await;
     admin
         .post(
             "/api/sidebar-sections",
-            &json!({"title": "CRM", "endpoint_url": receiver.url, "channel_ids": [channel["id"]]}),
+            &json!({"title": "CRM", "endpoint_url": receiver.url, "channel_ids": [channel]}),
         )
         .await;
-    let destination: Value = admin
-        .post(
-            "/api/webhook-destinations",
-            &json!({"scope": "workspace", "url": receiver.url, "events": ["ticketOpened"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let destination = workspace_destination(&admin, &receiver.url).await;
     app.create_ticket(
         &ws.admin,
-        json!({"subject": "Hi", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel["id"]}),
+        json!({"subject": "Hi", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel}),
     )
     .await;
     admin
@@ -152,15 +151,7 @@ async fn a_bad_query_parameter_answers_the_error_shape_naming_it() {
         (422, "validation_failed", Some("status"))
     );
     let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
-    let destination: Value = api
-        .post(
-            "/api/webhook-destinations",
-            &json!({"scope": "workspace", "url": receiver.url, "events": ["ticketOpened"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let destination = workspace_destination(&api, &receiver.url).await;
     for query in ["limit=0", "limit=201", "limit=x", "before=x"] {
         let path = format!(
             "/api/webhook-destinations/{}/deliveries?{query}",

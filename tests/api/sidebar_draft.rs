@@ -104,18 +104,12 @@ async fn a_section_saved_disabled_is_not_called_until_it_is_enabled() {
     let app = spawn_app_with(&LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let endpoint = Receiver::start(Behaviour::Respond(200, DATA.into())).await;
-    let channel: Value = app
-        .api(&ws.admin)
-        .post("/api/channels", &json!({"name": "Support"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let channel = app.create_channel(&ws.admin, "Support").await;
     let created: Value = app
         .api(&ws.admin)
         .post(
             "/api/sidebar-sections",
-            &json!({"title": "CRM", "endpoint_url": endpoint.url, "channel_ids": [channel["id"]], "enabled": false}),
+            &json!({"title": "CRM", "endpoint_url": endpoint.url, "channel_ids": [channel], "enabled": false}),
         )
         .await
         .json()
@@ -125,7 +119,7 @@ async fn a_section_saved_disabled_is_not_called_until_it_is_enabled() {
     let ticket = app
         .create_ticket(
             &ws.agent,
-            json!({"subject": "Hi", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel["id"]}),
+            json!({"subject": "Hi", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel}),
         )
         .await;
     let path = format!("/api/tickets/{}/sidebar", ticket["id"]);

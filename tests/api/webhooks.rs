@@ -67,6 +67,17 @@ impl Setup {
         response.json().await.unwrap()
     }
 
+    /// Assigns ticket `id` to `to`, acting as `by`.
+    async fn assign(&self, by: &TestUser, id: i64, to: &TestUser) {
+        self.app
+            .api(by)
+            .put(
+                &format!("/api/tickets/{id}/assignee"),
+                &json!({"user_id": to.id}),
+            )
+            .await;
+    }
+
     async fn ticket(&self, user: &TestUser) -> Value {
         self.app
             .create_ticket(
@@ -250,13 +261,7 @@ async fn assigned_to_me_names_who_assigned_or_null_for_the_system() {
         .await;
     let ticket = s.ticket(&s.ws.owner).await;
     let id = ticket["id"].as_i64().unwrap();
-    s.app
-        .api(&s.ws.admin)
-        .put(
-            &format!("/api/tickets/{id}/assignee"),
-            &json!({"user_id": s.ws.agent.id}),
-        )
-        .await;
+    s.assign(&s.ws.admin, id, &s.ws.agent).await;
     let got = mine.wait_for(1).await.remove(0);
     let body = body_of(&got);
     assert_envelope(&body, &got.body, "assignedToMe");
@@ -415,13 +420,7 @@ async fn one_action_sends_every_subscribed_type_whose_trigger_holds_each_with_it
         .await;
     let ticket = s.ticket(&s.ws.owner).await;
     let id = ticket["id"].as_i64().unwrap();
-    s.app
-        .api(&s.ws.owner)
-        .put(
-            &format!("/api/tickets/{id}/assignee"),
-            &json!({"user_id": s.ws.agent.id}),
-        )
-        .await;
+    s.assign(&s.ws.owner, id, &s.ws.agent).await;
     // ticketOpened, assignedToMe so far.
     mine.wait_for(2).await;
     s.app
