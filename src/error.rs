@@ -152,8 +152,14 @@ impl AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
+        // PostgreSQL text cannot hold a NUL character (22021): input that carries one is the
+        // caller's mistake wherever it arrives, not a server error.
+        const NUL_IN_TEXT: &str = "22021";
         match err {
             sqlx::Error::RowNotFound => AppError::NotFound,
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(NUL_IN_TEXT) => {
+                AppError::BadRequest("text can't contain a NUL character".into())
+            }
             other => AppError::Internal(other.into()),
         }
     }

@@ -22,6 +22,12 @@ pub fn required_text(
             format!("{label} must be at most {max_chars} characters."),
         ));
     }
+    if value.contains('\0') {
+        return Err(AppError::validation(
+            field,
+            format!("{label} can't contain a NUL character."),
+        ));
+    }
     Ok(value.to_string())
 }
 
@@ -81,5 +87,6 @@ mod tests {
         assert!(required_text("s", "Subject", "   ", 5).is_err());
         assert!(required_text("s", "Subject", "ééééé", 5).is_ok());
         assert!(required_text("s", "Subject", "éééééé", 5).is_err());
+        assert!(required_text("s", "Subject", "a\0b", 5).is_err());
     }
 }

@@ -251,3 +251,26 @@ async fn a_failed_page_form_shows_the_error_and_keeps_the_draft() {
     assert!(html.contains("at most 100000 characters"));
     assert!(html.contains(&long_draft), "the typed reply is kept");
 }
+
+#[tokio::test]
+async fn a_nul_character_in_text_is_refused_not_a_server_error() {
+    let app = crate::helpers::spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let response = app
+        .api(&ws.admin)
+        .post(
+            "/api/channels",
+            &serde_json::json!({"name": "Sup\u{0}port"}),
+        )
+        .await;
+    let (status, _, field) = crate::helpers::error_of(response).await;
+    assert_eq!((status.as_u16(), field.as_deref()), (422, Some("name")));
+    // Where no field rule looks (a login's email), PostgreSQL's refusal is a 400, not a 500.
+    let login = reqwest::Client::new()
+        .post(app.url("/login"))
+        .form(&[("email", "a\u{0}@acme.test"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 400);
+}
