@@ -48,6 +48,7 @@ use url::Url;
 
 use axum::http::HeaderName;
 
+use crate::app_url::AppUrl;
 use crate::auth::login_throttle::ThrottlePolicy;
 use crate::auth::sessions::SessionSettings;
 use crate::limits::Limits;
@@ -67,7 +68,7 @@ pub enum DatabaseSource {
 pub struct Config {
     pub database: DatabaseSource,
     pub bind_addr: SocketAddr,
-    pub app_url: Url,
+    pub app_url: AppUrl,
     pub smtp_url: Option<SecretString>,
     pub mail_from: String,
     pub outbound_allow_private: bool,
@@ -157,11 +158,11 @@ impl Config {
                         reason: "must be an http:// or https:// URL with a host".into(),
                     });
                 }
-                url
+                AppUrl::new(url)
             }
-            None => {
-                Url::parse(&format!("http://{bind_addr}/")).expect("a socket address forms a URL")
-            }
+            None => AppUrl::new(
+                Url::parse(&format!("http://{bind_addr}/")).expect("a socket address forms a URL"),
+            ),
         };
 
         let smtp_url = match get("SMTP_URL") {
@@ -343,12 +344,6 @@ impl Config {
         self.app_url.scheme() == "https"
     }
 
-    /// An absolute URL under `APP_URL` for a path such as `/tickets/4`.
-    pub fn url_for(&self, path: &str) -> String {
-        let base = self.app_url.as_str().trim_end_matches('/');
-        format!("{base}{path}")
-    }
-
     pub fn database_url(&self) -> Option<&str> {
         match &self.database {
             DatabaseSource::Url(url) => Some(url.expose_secret()),
@@ -431,10 +426,10 @@ mod tests {
     }
 
     #[test]
-    fn url_for_joins_under_app_url() {
+    fn app_url_is_read_and_decides_cookie_security() {
         let c = config(&[("APP_URL", "https://help.example.com/")]).unwrap();
         assert_eq!(
-            c.url_for("/tickets/4"),
+            c.app_url.link("/tickets/4"),
             "https://help.example.com/tickets/4"
         );
         assert!(c.cookies_secure());

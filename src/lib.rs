@@ -3,6 +3,8 @@
 //! Data flows one way: HTTP in → handler → domain function → Postgres (change and event in
 //! one transaction) → worker → HTTP out. The modules below follow that flow.
 
+/// `APP_URL` and the absolute links made under it.
+pub mod app_url;
 /// Authentication: passwords, sessions, API tokens, CSRF, and the current-user extractors.
 pub mod auth;
 /// One typed configuration, read from the environment once at start-up.

@@ -108,7 +108,13 @@ pub async fn serve(
     let workers = vec![
         tokio::spawn(credentials),
         tokio::spawn(mail.run(cancel.clone())),
-        tokio::spawn(crate::webhooks::worker::run(state.clone(), cancel.clone())),
+        tokio::spawn(crate::webhooks::worker::run(
+            crate::db::side_pool(state.pool(), crate::webhooks::worker::CONNECTIONS),
+            state.outbound().webhooks.clone(),
+            state.config().webhooks.clone(),
+            state.config().app_url.clone(),
+            cancel.clone(),
+        )),
     ];
     let http = state.config().http.clone();
     let app = web::router(state);

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use sqlx::PgPool;
 
+use crate::auth::authenticate::Authenticator;
 use crate::auth::credential_cache::CredentialCache;
 use crate::auth::login::Logins;
 use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
-use crate::sidebar::SidebarRuntime;
+use crate::sidebar::{Sidebar, SidebarSettings};
+use crate::web::client_address::TrustedClientIpHeader;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -18,9 +20,9 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub pool: PgPool,
     pub config: Config,
-    pub outbound: Outbound,
-    pub sidebar: SidebarRuntime,
-    pub credentials: CredentialCache,
+    pub outbound: Arc<Outbound>,
+    pub sidebar: Sidebar,
+    pub credentials: Arc<CredentialCache>,
     pub logins: Logins,
 }
 
@@ -36,14 +38,22 @@ impl AppState {
             allow_private: config.outbound_allow_private,
             allow_http: config.outbound_allow_http,
         };
+        let outbound = Arc::new(Outbound::new(policy, lookup));
+        let sidebar = Sidebar::new(
+            pool.clone(),
+            outbound.clone(),
+            SidebarSettings {
+                cache_ttl: config.sidebar_cache_ttl,
+                stale_max_age: config.sidebar_stale_max_age,
+                refresh_interval: config.sidebar_refresh_interval,
+            },
+            config.limits.clone(),
+            config.app_url.clone(),
+        );
         AppState(Arc::new(Inner {
-            outbound: Outbound::new(policy, lookup),
-            sidebar: SidebarRuntime::new(
-                config.sidebar_cache_ttl,
-                config.sidebar_stale_max_age,
-                config.sidebar_refresh_interval,
-            ),
-            credentials: CredentialCache::default(),
+            outbound,
+            sidebar,
+            credentials: Arc::default(),
             logins: Logins::new(PasswordPool::new(
                 config.password_threads,
                 config.password_queue,
@@ -65,7 +75,7 @@ impl AppState {
         &self.0.outbound
     }
 
-    pub fn sidebar(&self) -> &SidebarRuntime {
+    pub fn sidebar(&self) -> &Sidebar {
         &self.0.sidebar
     }
 
@@ -81,5 +91,21 @@ impl AppState {
 impl FromRef<AppState> for PgPool {
     fn from_ref(state: &AppState) -> Self {
         state.0.pool.clone()
+    }
+}
+
+impl FromRef<AppState> for TrustedClientIpHeader {
+    fn from_ref(state: &AppState) -> Self {
+        TrustedClientIpHeader(state.0.config.trusted_client_ip_header.clone())
+    }
+}
+
+impl FromRef<AppState> for Authenticator {
+    fn from_ref(state: &AppState) -> Self {
+        Authenticator {
+            pool: state.0.pool.clone(),
+            credentials: state.0.credentials.clone(),
+            session_idle_timeout: state.0.config.sessions.idle_timeout,
+        }
     }
 }

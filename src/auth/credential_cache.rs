@@ -15,10 +15,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::current_user::CurrentUser;
+use crate::db::notifications::{Notifications, Signal};
 
 pub const NOTIFY_CHANNEL: &str = "credentials_changed";
 
@@ -28,8 +28,6 @@ pub const MAX_AGE: Duration = Duration::from_secs(30);
 
 /// Entries are only made for valid credentials, but the memory is bounded all the same.
 const CAPACITY: usize = 10_000;
-
-const RECONNECT_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct CredentialCache {
@@ -122,37 +120,21 @@ impl CredentialCache {
     /// Listens for credential changes until `cancel`, on a connection of its own; the cache
     /// is trusted only while this listens.
     pub async fn keep_coherent(&self, pool: PgPool, cancel: CancellationToken) {
-        while !cancel.is_cancelled() {
-            match listen(&pool).await {
-                Ok(mut listener) => {
-                    self.set_listening(true);
-                    loop {
-                        tokio::select! {
-                            _ = cancel.cancelled() => break,
-                            received = listener.try_recv() => match received {
-                                Ok(Some(_)) => self.forget_all(),
-                                // The connection dropped: what was sent meanwhile is lost.
-                                Ok(None) | Err(_) => break,
-                            },
-                        }
-                    }
-                    self.set_listening(false);
-                }
-                Err(err) => tracing::warn!(error = %err, "listening for credential changes failed"),
-            }
+        let mut notifications = Notifications::new(&pool, &[NOTIFY_CHANNEL]);
+        loop {
             tokio::select! {
-                _ = cancel.cancelled() => {},
-                _ = tokio::time::sleep(RECONNECT_WAIT) => {},
+                _ = cancel.cancelled() => break,
+                signal = notifications.next() => match signal {
+                    Signal::Listening => self.set_listening(true),
+                    Signal::Notified => self.forget_all(),
+                    // What was sent while not listening is lost: trust nothing remembered.
+                    Signal::Lost => self.set_listening(false),
+                },
             }
         }
+        drop(notifications);
         crate::db::close_within(&pool, Duration::from_secs(5)).await;
     }
-}
-
-async fn listen(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(NOTIFY_CHANNEL).await?;
-    Ok(listener)
 }
 
 #[cfg(test)]

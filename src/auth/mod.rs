@@ -2,6 +2,7 @@
 //! turn a request into the current user.
 
 pub mod api_tokens;
+pub mod authenticate;
 pub mod credential_cache;
 pub mod csrf;
 pub mod current_user;

@@ -1,6 +1,7 @@
 //! The database: connecting (to `DATABASE_URL` or the embedded default), and migrations.
 
 pub mod embedded;
+pub mod notifications;
 
 use std::time::Duration;
 

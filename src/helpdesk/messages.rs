@@ -7,8 +7,8 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use super::events::{EventKind, record_event};
-use super::tickets::{TicketStatus, UserSummary, change_status, lock_ticket, touch_ticket};
-use super::users::User;
+use super::ticket_lock::{TicketStatus, change_status, lock_ticket, touch_ticket};
+use super::users::{User, UserSummary};
 use super::{fields, new_ulid};
 use crate::error::AppError;
 

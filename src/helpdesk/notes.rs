@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use super::events::{EventKind, record_event};
 use super::mentions::parse_mentions;
-use super::tickets::{UserSummary, lock_ticket, touch_ticket};
-use super::users::{User, find_users_by_email_or_handle};
+use super::ticket_lock::{lock_ticket, touch_ticket};
+use super::users::{User, UserSummary, find_users_by_email_or_handle};
 use super::{fields, new_ulid};
 use crate::error::AppError;
 

@@ -8,6 +8,14 @@ use super::fields;
 use crate::auth::password;
 use crate::error::AppError;
 
+/// A user as shown on a ticket: enough to name them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserSummary {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

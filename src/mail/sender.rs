@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use crate::db::notifications::Notifications;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use super::outbox::{self, NOTIFY_CHANNEL, QueuedMail};
@@ -43,30 +43,14 @@ impl MailSender {
 
     /// Runs until `cancel` fires.
     pub async fn run(self, cancel: CancellationToken) {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
-                Ok(()) => Some(l),
-                Err(_) => None,
-            },
-            Err(_) => None,
-        };
+        let mut notifications = Notifications::new(&self.pool, &[NOTIFY_CHANNEL]);
         loop {
             if let Err(err) = self.send_due().await {
                 tracing::warn!(error = %err, "mail sender: a round failed");
             }
-            let notified = async {
-                match listener.as_mut() {
-                    Some(l) => {
-                        if l.recv().await.is_err() {
-                            tokio::time::sleep(POLL_INTERVAL).await;
-                        }
-                    }
-                    None => tokio::time::sleep(POLL_INTERVAL).await,
-                }
-            };
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                _ = notified => {},
+                _ = notifications.next() => {},
                 _ = tokio::time::sleep(POLL_INTERVAL) => {},
             }
         }

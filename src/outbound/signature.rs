@@ -1,9 +1,17 @@
-//! Request signing: lower-case hex HMAC-SHA256 of the exact body bytes sent.
+//! Every signature the service sends: the spec's headers (lower-case hex HMAC-SHA256 of the
+//! exact body bytes) on sidebar calls and webhooks, and the Standard Webhooks headers on
+//! webhooks; and their checks, for `therethere verify` and the tests.
 
 use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// The header a sidebar call's signature travels in (spec: `X-There-There-Signature`).
+pub const SIDEBAR_SIGNATURE_HEADER: &str = "x-there-there-signature";
+/// The header a webhook's signature travels in (spec: `ThereThere-Signature`).
+pub const WEBHOOK_SIGNATURE_HEADER: &str = "therethere-signature";
 
 /// `hex(HMAC-SHA256(secret, body))`, lower-case.
 pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
@@ -37,6 +45,21 @@ pub fn standard_signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
     ))
+}
+
+/// The Standard Webhooks headers of one webhook: `webhook-id` (the delivery's ULID, the
+/// same on every attempt), `webhook-timestamp`, and `webhook-signature` when the secret is
+/// in `whsec_` form.
+pub fn standard_webhook_headers(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
+    let value =
+        |v: &str| HeaderValue::from_str(v).expect("ulids, digits and base64 are header-safe");
+    let mut headers = HeaderMap::new();
+    headers.insert("webhook-id", value(id));
+    headers.insert("webhook-timestamp", value(&timestamp.to_string()));
+    if let Some(signature) = standard_signature(secret, id, timestamp, body) {
+        headers.insert("webhook-signature", value(&signature));
+    }
+    headers
 }
 
 /// Why a Standard Webhooks signature was refused.

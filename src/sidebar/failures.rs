@@ -5,7 +5,6 @@
 use sqlx::PgPool;
 
 use super::sections::FAILURE_LIMIT;
-use crate::config::Config;
 use crate::mail::{OutgoingMail, enqueue_mail};
 
 pub async fn record_success(pool: &PgPool, section_id: i64) -> Result<(), sqlx::Error> {
@@ -17,10 +16,11 @@ pub async fn record_success(pool: &PgPool, section_id: i64) -> Result<(), sqlx::
     Ok(())
 }
 
-/// Counts a failure; returns true when this failure disabled the section.
+/// Counts a failure; returns true when this failure disabled the section. `section_page` is
+/// the settings page linked from the email.
 pub async fn record_failure(
     pool: &PgPool,
-    config: &Config,
+    section_page: &str,
     section_id: i64,
     error: &str,
 ) -> Result<bool, sqlx::Error> {
@@ -58,7 +58,7 @@ pub async fn record_failure(
                 "The custom sidebar section \u{201c}{title}\u{201d} failed {FAILURE_LIMIT} times in a row, so it was \
                  disabled and agents no longer see it.\n\nLast error: {error}\n\nFix the endpoint, then re-enable the \
                  section here:\n{}\n",
-                config.url_for(&format!("/settings/sidebar-sections/{section_id}"))
+                section_page
             );
             enqueue_mail(
                 &mut tx,

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use askama::Template;
 
-use super::items::{DateValue, Item, ItemValue};
+use super::items::{self, DateValue, Item, ItemValue};
+use super::load::{LoadStatus, SectionLoad};
 
 /// One item, ready for the template.
 pub struct RenderedItem {
@@ -107,6 +108,60 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
             .set_tag_attribute_value("a", "target", "_blank");
         builder
     })
+}
+
+/// The HTML of a loaded section's body: its items, or a short error.
+pub fn render_load(load: &SectionLoad) -> String {
+    if load.stale
+        && let (Some(items), Some(fetched_at)) = (&load.items, load.fetched_at)
+    {
+        let (judged, _) = items::judge_items(items);
+        let error = load.error.as_deref().unwrap_or("unknown error");
+        return format!(
+            "<p class=\"section-stale\" role=\"status\">Stale \u{2014} couldn\u{2019}t refresh: {}. Data from {}.</p>{}",
+            escape(error),
+            age_text(chrono::Utc::now() - fetched_at),
+            render_items(&judged)
+        );
+    }
+    match (&load.status, &load.items) {
+        (LoadStatus::Ok, Some(items)) => {
+            let (judged, _) = items::judge_items(items);
+            if judged.is_empty() {
+                "<p class=\"muted\">No data for this contact.</p>".into()
+            } else {
+                render_items(&judged)
+            }
+        }
+        (LoadStatus::Disabled, _) => "<p class=\"muted\">This section is disabled.</p>".into(),
+        _ => {
+            let error = load.error.as_deref().unwrap_or("unknown error");
+            format!(
+                "<p class=\"section-error\">Couldn\u{2019}t load: {}</p>",
+                escape(error)
+            )
+        }
+    }
+}
+
+/// "5 minutes ago", "3 hours ago".
+fn age_text(age: chrono::Duration) -> String {
+    let minutes = age.num_minutes().max(0);
+    match minutes {
+        0 => "less than a minute ago".into(),
+        1 => "1 minute ago".into(),
+        2..=59 => format!("{minutes} minutes ago"),
+        _ => match (minutes + 30) / 60 {
+            1 => "1 hour ago".into(),
+            hours => format!("{hours} hours ago"),
+        },
+    }
+}
+
+fn escape(text: &str) -> String {
+    askama::filters::escape(text, askama::filters::Html)
+        .map(|s| s.to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
-use crate::auth::secret_token;
+use crate::auth::{CurrentUser, secret_token};
 use crate::error::AppError;
 use crate::helpdesk::contacts::Contact;
 use crate::helpdesk::fields;
@@ -74,6 +74,11 @@ impl Section {
     }
 }
 
+/// Owners and admins configure sections; agents only see them on their tickets.
+pub fn ensure_may_manage(user: &CurrentUser) -> Result<(), AppError> {
+    user.require_admin()
+}
+
 const SECTION_SELECT: &str = "
     SELECT s.id, s.title, s.endpoint_url, s.secret, s.position, s.enabled, s.consecutive_failures,
            s.last_error, s.last_error_at, s.disabled_at, s.disabled_reason, s.version, s.created_at, s.updated_at,
@@ -81,19 +86,34 @@ const SECTION_SELECT: &str = "
              AS channel_ids
     FROM sidebar_sections s";
 
+/// The workspace's sections in order, as `user` may see them.
 pub async fn list_sections(
     conn: &mut PgConnection,
-    workspace_id: i64,
+    user: &CurrentUser,
 ) -> Result<Vec<Section>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let list: Vec<Section> = sqlx::query_as(&format!(
         "{SECTION_SELECT} WHERE s.workspace_id = $1 ORDER BY s.position, s.id"
     ))
-    .bind(workspace_id)
+    .bind(user.user.workspace_id)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(list
+        .into_iter()
+        .map(|s| s.as_seen_by(user.user.role))
+        .collect())
 }
 
-pub async fn get_section(
+/// One section as `user` may see it.
+pub async fn get_section_seen_by(
+    conn: &mut PgConnection,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Section, AppError> {
+    let section = get_section(conn, user.user.workspace_id, id).await?;
+    Ok(section.as_seen_by(user.user.role))
+}
+
+async fn get_section(
     conn: &mut PgConnection,
     workspace_id: i64,
     id: i64,
@@ -106,6 +126,16 @@ pub async fn get_section(
     .fetch_optional(conn)
     .await?
     .ok_or(AppError::NotFound)
+}
+
+/// A section as its settings page shows it: for owners and admins only.
+pub async fn get_section_to_manage(
+    conn: &mut PgConnection,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Section, AppError> {
+    ensure_may_manage(user)?;
+    get_section(conn, user.user.workspace_id, id).await
 }
 
 /// The sections shown on a ticket of `channel_id`, in order (disabled ones included, so the
@@ -271,9 +301,11 @@ pub async fn create_section(
     pool: &PgPool,
     outbound: &Outbound,
     limits: &Limits,
-    workspace_id: i64,
+    user: &CurrentUser,
     input: SectionInput,
 ) -> Result<Section, AppError> {
+    ensure_may_manage(user)?;
+    let workspace_id = user.user.workspace_id;
     let title = fields::required_text(
         "title",
         "Title",
@@ -325,10 +357,12 @@ pub async fn create_section(
 pub async fn update_section(
     pool: &PgPool,
     outbound: &Outbound,
-    workspace_id: i64,
+    user: &CurrentUser,
     id: i64,
     input: SectionInput,
 ) -> Result<Section, AppError> {
+    ensure_may_manage(user)?;
+    let workspace_id = user.user.workspace_id;
     let title = match input.title.as_deref() {
         Some(t) => Some(fields::required_text("title", "Title", t, 100)?),
         None => None,
@@ -380,14 +414,14 @@ pub async fn update_section(
     let section = get_section(&mut tx, workspace_id, id).await?;
     tx.commit().await?;
     match input.enabled {
-        Some(enabled) if enabled != section.enabled => {
-            set_enabled(pool, workspace_id, id, enabled).await
-        }
+        Some(enabled) if enabled != section.enabled => set_enabled(pool, user, id, enabled).await,
         _ => Ok(section),
     }
 }
 
-pub async fn delete_section(pool: &PgPool, workspace_id: i64, id: i64) -> Result<(), AppError> {
+pub async fn delete_section(pool: &PgPool, user: &CurrentUser, id: i64) -> Result<(), AppError> {
+    ensure_may_manage(user)?;
+    let workspace_id = user.user.workspace_id;
     let mut tx = pool.begin().await?;
     lock_section(&mut tx, workspace_id, id).await?;
     sqlx::query("DELETE FROM sidebar_sections WHERE id = $1")
@@ -402,10 +436,12 @@ pub async fn delete_section(pool: &PgPool, workspace_id: i64, id: i64) -> Result
 /// Enables (resetting the failure counter and the disable record) or disables by hand.
 pub async fn set_enabled(
     pool: &PgPool,
-    workspace_id: i64,
+    user: &CurrentUser,
     id: i64,
     enabled: bool,
 ) -> Result<Section, AppError> {
+    ensure_may_manage(user)?;
+    let workspace_id = user.user.workspace_id;
     let mut tx = pool.begin().await?;
     lock_section(&mut tx, workspace_id, id).await?;
     if enabled {
@@ -433,10 +469,12 @@ pub async fn set_enabled(
 /// Moves a section one place up (-1) or down (+1).
 pub async fn move_section(
     pool: &PgPool,
-    workspace_id: i64,
+    user: &CurrentUser,
     id: i64,
     by: i32,
 ) -> Result<(), AppError> {
+    ensure_may_manage(user)?;
+    let workspace_id = user.user.workspace_id;
     let mut tx = pool.begin().await?;
     let current = lock_section(&mut tx, workspace_id, id).await?;
     move_to(&mut tx, workspace_id, id, (current.position + by).max(0)).await?;

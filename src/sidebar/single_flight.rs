@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 pub struct SingleFlight<K, V> {
-    inflight: Arc<Mutex<HashMap<K, watch::Receiver<Option<V>>>>>,
+    inflight: Map<K, V>,
 }
 
 impl<K, V> Default for SingleFlight<K, V> {
@@ -27,7 +27,9 @@ where
     V: Clone + Send + Sync + 'static,
 {
     /// Runs `work` unless a run for `key` is already under way, and returns that run's value.
-    pub async fn run<F>(&self, key: K, work: F) -> V
+    /// `None` when the run panicked: its key is forgotten all the same, so the next caller
+    /// starts afresh instead of waiting on a run that will never answer.
+    pub async fn run<F>(&self, key: K, work: F) -> Option<V>
     where
         F: Future<Output = V> + Send + 'static,
     {
@@ -38,22 +40,43 @@ where
                 None => {
                     let (sender, receiver) = watch::channel(None);
                     inflight.insert(key.clone(), receiver.clone());
-                    let map = self.inflight.clone();
+                    let forget = ForgetOnDrop {
+                        map: self.inflight.clone(),
+                        key: Some(key),
+                    };
                     tokio::spawn(async move {
                         let value = work.await;
                         // Forget the run first: later callers then find the fresh cache instead.
-                        map.lock().expect("single-flight map lock").remove(&key);
+                        drop(forget);
                         let _ = sender.send(Some(value));
                     });
                     receiver
                 }
             }
         };
-        let outcome = receiver.wait_for(Option::is_some).await;
-        match outcome {
-            Ok(value) => value.clone().expect("waited for a value"),
-            // The task panicked before answering; nothing sensible to share.
-            Err(_) => panic!("a single-flight task ended without a value"),
+        // An error means the sender is gone without a value: the run panicked.
+        let value = receiver.wait_for(Option::is_some).await.ok()?;
+        value.clone()
+    }
+}
+
+type Map<K, V> = Arc<Mutex<HashMap<K, watch::Receiver<Option<V>>>>>;
+
+/// Removes a run's key when the run ends, however it ends (a panic unwinds through it too).
+struct ForgetOnDrop<K: Eq + Hash, V> {
+    map: Map<K, V>,
+    key: Option<K>,
+}
+
+impl<K: Eq + Hash, V> Drop for ForgetOnDrop<K, V> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            // A poisoned lock still holds a usable map.
+            let mut map = self
+                .map
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            map.remove(&key);
         }
     }
 }
@@ -93,8 +116,17 @@ mod tests {
         }
         release.send(()).unwrap();
         for caller in callers {
-            assert_eq!(caller.await.unwrap(), 42);
+            assert_eq!(caller.await.unwrap(), Some(42));
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_run_that_panics_is_forgotten_and_the_next_caller_starts_afresh() {
+        let flights: SingleFlight<u32, u32> = SingleFlight::default();
+        let panicking = flights.run(7, async { panic!("the load failed badly") });
+        assert_eq!(panicking.await, None);
+        assert!(!flights.inflight.lock().unwrap().contains_key(&7));
+        assert_eq!(flights.run(7, async { 8 }).await, Some(8));
     }
 }

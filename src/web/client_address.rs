@@ -6,28 +6,31 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::HeaderName;
 use axum::http::request::Parts;
-
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientAddress {
+/// The header a trusted proxy sets (`TRUSTED_CLIENT_IP_HEADER`), if any.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedClientIpHeader(pub Option<HeaderName>);
+
+impl<S> FromRequestParts<S> for ClientAddress
+where
+    S: Send + Sync,
+    TrustedClientIpHeader: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip());
-        let from_header = state
-            .config()
-            .trusted_client_ip_header
+        let from_header = TrustedClientIpHeader::from_ref(state)
+            .0
             .as_ref()
             .and_then(|name| last_address(parts.headers.get_all(name).iter()));
         Ok(ClientAddress(

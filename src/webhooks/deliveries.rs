@@ -9,10 +9,10 @@ use serde_json::Value;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
+use super::attempt::{self, AttemptRecord};
 use super::destinations::{Destination, get_destination};
-use super::fanout;
 use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
-use super::queue::{self, AttemptRecord, ClaimedDelivery};
+use super::queue::{self, ClaimedDelivery};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::helpdesk::new_ulid;
@@ -224,7 +224,7 @@ pub async fn resend(
         secret: destination.secret.clone(),
     };
     let started_at = Utc::now();
-    let exchange = queue::attempt(client, &claimed).await;
+    let exchange = attempt::attempt(client, &claimed).await;
     queue::record_resend(pool, &AttemptRecord::new(id, started_at, &exchange)).await?;
     Ok(get_delivery(pool, user, id).await?.1)
 }
@@ -250,7 +250,7 @@ pub async fn send_test(
         },
     };
     let payload = payload::render(None, Utc::now(), &ulid, &body);
-    let id = fanout::queue_delivery(
+    let id = queue::queue_delivery(
         pool,
         user.user.workspace_id,
         destination.id,

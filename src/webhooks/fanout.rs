@@ -13,11 +13,9 @@ use super::event_types::EventType;
 use super::payload::{
     self, Body, ChannelObject, ContactObject, MessageObject, TicketObject, UserObject,
 };
-use crate::config::Config;
+use super::queue::{self, NewDelivery};
+use crate::app_url::AppUrl;
 use crate::helpdesk::new_ulid;
-
-/// Postgres channel notified when deliveries are queued.
-pub const NOTIFY_CHANNEL: &str = "therethere_webhooks";
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
@@ -47,19 +45,10 @@ impl EventRow {
     }
 }
 
-struct NewDelivery {
-    ulid: String,
-    workspace_id: i64,
-    destination_id: i64,
-    event_id: Option<i64>,
-    event_type: String,
-    payload: String,
-}
-
 /// Fans out up to `batch` pending events; returns how many events it took.
 pub async fn fan_out_pending(
     pool: &PgPool,
-    config: &Config,
+    app_url: &AppUrl,
     batch: i64,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
@@ -84,7 +73,7 @@ pub async fn fan_out_pending(
         }
         let notifications = audience(&event.facts(), &subscribers[&event.workspace_id]);
         for notification in notifications {
-            let Some(body) = context.body(&mut tx, config, event, &notification).await? else {
+            let Some(body) = context.body(&mut tx, app_url, event, &notification).await? else {
                 continue;
             };
             let ulid = new_ulid();
@@ -98,7 +87,7 @@ pub async fn fan_out_pending(
             });
         }
     }
-    insert_deliveries(&mut tx, &deliveries).await?;
+    queue::insert_deliveries(&mut tx, &deliveries).await?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     sqlx::query("UPDATE events SET webhooks_fanned_out = true WHERE id = ANY($1)")
         .bind(&ids)
@@ -106,64 +95,6 @@ pub async fn fan_out_pending(
         .await?;
     tx.commit().await?;
     Ok(events.len())
-}
-
-/// Queues one delivery that comes from no domain event (a test notification).
-pub async fn queue_delivery(
-    pool: &PgPool,
-    workspace_id: i64,
-    destination_id: i64,
-    event_type: &str,
-    ulid: &str,
-    payload: &str,
-) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    insert_deliveries(
-        &mut tx,
-        &[NewDelivery {
-            ulid: ulid.to_string(),
-            workspace_id,
-            destination_id,
-            event_id: None,
-            event_type: event_type.to_string(),
-            payload: payload.to_string(),
-        }],
-    )
-    .await?;
-    let id = sqlx::query_scalar("SELECT id FROM webhook_deliveries WHERE ulid = $1")
-        .bind(ulid)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-async fn insert_deliveries(
-    conn: &mut PgConnection,
-    deliveries: &[NewDelivery],
-) -> Result<(), sqlx::Error> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let column = |f: fn(&NewDelivery) -> String| deliveries.iter().map(f).collect::<Vec<String>>();
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_id, event_type, payload)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(column(|d| d.ulid.clone()))
-    .bind(deliveries.iter().map(|d| d.workspace_id).collect::<Vec<i64>>())
-    .bind(deliveries.iter().map(|d| d.destination_id).collect::<Vec<i64>>())
-    .bind(deliveries.iter().map(|d| d.event_id).collect::<Vec<Option<i64>>>())
-    .bind(column(|d| d.event_type.clone()))
-    .bind(column(|d| d.payload.clone()))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 async fn load_subscribers(
@@ -199,11 +130,11 @@ impl Context {
     async fn body(
         &mut self,
         conn: &mut PgConnection,
-        config: &Config,
+        app_url: &AppUrl,
         event: &EventRow,
         notification: &Notification,
     ) -> Result<Option<Body>, sqlx::Error> {
-        let ticket = self.ticket(conn, config, event.ticket_id).await?;
+        let ticket = self.ticket(conn, app_url, event.ticket_id).await?;
         let data_id = |key: &str| event.data.get(key).and_then(Value::as_i64);
         let about = match notification.about_user_id {
             Some(id) => self.user(conn, id).await?,
@@ -277,7 +208,7 @@ impl Context {
     async fn ticket(
         &mut self,
         conn: &mut PgConnection,
-        config: &Config,
+        app_url: &AppUrl,
         id: i64,
     ) -> Result<TicketObject, sqlx::Error> {
         if let Some(t) = self.tickets.get(&id) {
@@ -297,7 +228,7 @@ impl Context {
             number: row.2,
             subject: row.3,
             status: row.4,
-            url: config.url_for(&format!("/tickets/{}", row.0)),
+            url: app_url.link(&format!("/tickets/{}", row.0)),
             channel: row
                 .5
                 .zip(row.6)

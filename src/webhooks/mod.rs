@@ -1,6 +1,7 @@
 //! Webhook notifications: destinations, who hears about what, exact payloads, and the
 //! durable delivery pipeline (fan-out from the event outbox → queue → worker → log).
 
+pub mod attempt;
 pub mod audience;
 pub mod deliveries;
 pub mod destinations;

@@ -1,20 +1,86 @@
-//! The delivery queue in Postgres: claim due deliveries with a lease (`FOR UPDATE SKIP
-//! LOCKED`), commit, call out with no transaction or connection held, then record the
-//! attempt. A crashed worker's leases expire and its deliveries are claimed again.
+//! The delivery queue in Postgres: deliveries are queued (with the event that caused them, or
+//! alone for a test notification), claimed due with a lease (`FOR UPDATE SKIP LOCKED`), and,
+//! once attempted with no transaction or connection held (see [`super::attempt`]), their
+//! outcome is stored. A crashed worker's leases expire and its deliveries are claimed again.
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue};
-use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
-use super::retry::RetryPolicy;
-use crate::outbound::signature::standard_signature;
-use crate::outbound::{Exchange, OutboundClient, Signing};
+use super::attempt::AttemptRecord;
+use super::retry::{Next, RetryPolicy};
 
-pub const SIGNATURE_HEADER: &str = "therethere-signature";
+/// Postgres channel notified when deliveries are queued.
+pub const NOTIFY_CHANNEL: &str = "therethere_webhooks";
+
+/// A delivery to queue: its exact payload is fixed now, whatever happens later.
+pub struct NewDelivery {
+    pub ulid: String,
+    pub workspace_id: i64,
+    pub destination_id: i64,
+    pub event_id: Option<i64>,
+    pub event_type: String,
+    pub payload: String,
+}
+
+/// Queues one delivery that comes from no domain event (a test notification).
+pub async fn queue_delivery(
+    pool: &PgPool,
+    workspace_id: i64,
+    destination_id: i64,
+    event_type: &str,
+    ulid: &str,
+    payload: &str,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    insert_deliveries(
+        &mut tx,
+        &[NewDelivery {
+            ulid: ulid.to_string(),
+            workspace_id,
+            destination_id,
+            event_id: None,
+            event_type: event_type.to_string(),
+            payload: payload.to_string(),
+        }],
+    )
+    .await?;
+    let id = sqlx::query_scalar("SELECT id FROM webhook_deliveries WHERE ulid = $1")
+        .bind(ulid)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Queues deliveries in the caller's transaction and wakes the workers when it commits.
+pub async fn insert_deliveries(
+    conn: &mut PgConnection,
+    deliveries: &[NewDelivery],
+) -> Result<(), sqlx::Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&NewDelivery) -> String| deliveries.iter().map(f).collect::<Vec<String>>();
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_id, event_type, payload)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(column(|d| d.ulid.clone()))
+    .bind(deliveries.iter().map(|d| d.workspace_id).collect::<Vec<i64>>())
+    .bind(deliveries.iter().map(|d| d.destination_id).collect::<Vec<i64>>())
+    .bind(deliveries.iter().map(|d| d.event_id).collect::<Vec<Option<i64>>>())
+    .bind(column(|d| d.event_type.clone()))
+    .bind(column(|d| d.payload.clone()))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(NOTIFY_CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 /// A delivery claimed for one attempt, with its destination as it is now.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -108,40 +174,6 @@ pub async fn claim_due(
     .await
 }
 
-/// One signed POST of the delivery's exact payload, with the destination's current secret:
-/// the spec's `ThereThere-Signature`, plus the Standard Webhooks headers so any Standard
-/// Webhooks library verifies it and refuses replays.
-pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exchange {
-    let url = url::Url::parse(&delivery.url)
-        .unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap());
-    let signing = Signing {
-        header: SIGNATURE_HEADER,
-        secret: delivery.secret.as_bytes(),
-    };
-    let timestamp = Utc::now().timestamp();
-    let mut extra = HeaderMap::new();
-    let header =
-        |v: &str| HeaderValue::from_str(v).expect("ulids, digits and base64 are header-safe");
-    extra.insert("webhook-id", header(&delivery.ulid));
-    extra.insert("webhook-timestamp", header(&timestamp.to_string()));
-    if let Some(signature) = standard_signature(
-        &delivery.secret,
-        &delivery.ulid,
-        timestamp,
-        delivery.payload.as_bytes(),
-    ) {
-        extra.insert("webhook-signature", header(&signature));
-    }
-    client
-        .post_json(
-            &url,
-            Bytes::from(delivery.payload.clone()),
-            Some(signing),
-            extra,
-        )
-        .await
-}
-
 /// Records a resend: logged as such; it never changes the automatic schedule, but its success
 /// marks the delivery delivered. (Automatic attempts go through [`record_automatic_batch`].)
 pub async fn record_resend(pool: &PgPool, record: &AttemptRecord) -> Result<(), sqlx::Error> {
@@ -170,68 +202,54 @@ pub async fn record_resend(pool: &PgPool, record: &AttemptRecord) -> Result<(), 
     Ok(())
 }
 
-/// One attempt's outcome as the log stores it (automatic ones wait to be written in batches).
+/// An automatic attempt's record and what follows it: delivered on a 2xx, else as the retry
+/// policy decides.
 #[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub delivery_id: i64,
-    pub started_at: DateTime<Utc>,
-    pub duration_ms: i32,
-    pub url: String,
-    pub request_headers: serde_json::Value,
-    pub response_status: Option<i32>,
-    pub response_headers: Option<serde_json::Value>,
-    pub response_body: Option<String>,
-    pub error: Option<String>,
-    pub succeeded: bool,
+pub struct AutomaticAttempt {
+    pub record: AttemptRecord,
+    pub next: Option<Next>,
 }
 
-impl AttemptRecord {
-    pub fn new(delivery_id: i64, started_at: DateTime<Utc>, exchange: &Exchange) -> Self {
-        let (response_status, response_headers, response_body, error) = match &exchange.outcome {
-            Ok(r) => (
-                Some(i32::from(r.status)),
-                Some(json!(r.headers)),
-                Some(String::from_utf8_lossy(&r.body).into_owned()),
-                (!r.is_success()).then(|| format!("HTTP {}", r.status)),
-            ),
-            Err(failure) => (None, None, None, Some(failure.to_string())),
-        };
-        AttemptRecord {
-            delivery_id,
-            started_at,
-            duration_ms: exchange.duration.as_millis().min(i32::MAX as u128) as i32,
-            url: exchange.request.url.clone(),
-            request_headers: json!(exchange.request.headers),
-            response_status,
-            response_headers,
-            response_body,
-            error,
-            succeeded: exchange.is_success(),
+impl AutomaticAttempt {
+    /// `delivery` is the claimed delivery the record is of (its `attempts` counts the ones before).
+    pub fn new(delivery: &ClaimedDelivery, record: AttemptRecord, policy: &RetryPolicy) -> Self {
+        let attempt = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
+        let next = (!record.succeeded).then(|| policy.after_failure(attempt));
+        AutomaticAttempt { record, next }
+    }
+
+    fn status(&self) -> &'static str {
+        match self.next {
+            None => "succeeded",
+            Some(Next::RetryAfter(_)) => "pending",
+            Some(Next::GiveUp) => "failed",
+        }
+    }
+
+    fn retry_after_seconds(&self) -> Option<f64> {
+        match self.next {
+            Some(Next::RetryAfter(wait)) => Some(wait.as_secs_f64()),
+            _ => None,
         }
     }
 }
 
-/// Records many automatic attempts in one statement: delivered on a 2xx only; otherwise
-/// scheduled again after the policy's wait, or failed after the last attempt.
-/// under load this turns thousands of round trips into a few.
+/// Stores many automatic attempts and their decided outcomes in one statement: under load
+/// this turns thousands of round trips into a few.
 pub async fn record_automatic_batch(
     pool: &PgPool,
-    records: &[AttemptRecord],
-    policy: &RetryPolicy,
+    attempts: &[AutomaticAttempt],
 ) -> Result<(), sqlx::Error> {
-    if records.is_empty() {
+    if attempts.is_empty() {
         return Ok(());
     }
-    let delays: Vec<f64> = (1..policy.max_attempts())
-        .filter_map(|n| policy.delay_after(n))
-        .map(|d| d.as_secs_f64())
-        .collect();
+    let records = || attempts.iter().map(|a| &a.record);
     sqlx::query(
         "WITH input AS (
              SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::jsonb[], $6::int[],
-                                  $7::jsonb[], $8::text[], $9::text[], $10::bool[])
+                                  $7::jsonb[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::float8[])
                AS t(delivery_id, started_at, duration_ms, url, request_headers, response_status,
-                    response_headers, response_body, error, succeeded)),
+                    response_headers, response_body, error, succeeded, status, retry_after)),
          attempt AS (
              INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                            response_status, response_headers, response_body, error, succeeded)
@@ -239,27 +257,25 @@ pub async fn record_automatic_batch(
                     response_headers, response_body, error, succeeded FROM input)
          UPDATE webhook_deliveries d SET
              attempts = d.attempts + 1,
-             status = CASE WHEN i.succeeded THEN 'succeeded'
-                           WHEN d.attempts + 1 > cardinality($11::float8[]) THEN 'failed'
-                           ELSE 'pending' END,
-             next_attempt_at = CASE WHEN NOT i.succeeded AND d.attempts + 1 <= cardinality($11::float8[])
-                                    THEN now() + make_interval(secs => ($11::float8[])[d.attempts + 1])
-                                    ELSE d.next_attempt_at END,
+             status = i.status,
+             next_attempt_at = CASE WHEN i.retry_after IS NULL THEN d.next_attempt_at
+                                    ELSE now() + make_interval(secs => i.retry_after) END,
              locked_until = NULL,
              updated_at = now()
          FROM input i WHERE d.id = i.delivery_id",
     )
-    .bind(records.iter().map(|r| r.delivery_id).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.started_at).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.duration_ms).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.url.clone()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.request_headers.clone()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.response_status).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.response_headers.clone()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.response_body.clone()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.error.clone()).collect::<Vec<_>>())
-    .bind(records.iter().map(|r| r.succeeded).collect::<Vec<_>>())
-    .bind(&delays)
+    .bind(records().map(|r| r.delivery_id).collect::<Vec<_>>())
+    .bind(records().map(|r| r.started_at).collect::<Vec<_>>())
+    .bind(records().map(|r| r.duration_ms).collect::<Vec<_>>())
+    .bind(records().map(|r| r.url.clone()).collect::<Vec<_>>())
+    .bind(records().map(|r| r.request_headers.clone()).collect::<Vec<_>>())
+    .bind(records().map(|r| r.response_status).collect::<Vec<_>>())
+    .bind(records().map(|r| r.response_headers.clone()).collect::<Vec<_>>())
+    .bind(records().map(|r| r.response_body.clone()).collect::<Vec<_>>())
+    .bind(records().map(|r| r.error.clone()).collect::<Vec<_>>())
+    .bind(records().map(|r| r.succeeded).collect::<Vec<_>>())
+    .bind(attempts.iter().map(AutomaticAttempt::status).collect::<Vec<_>>())
+    .bind(attempts.iter().map(AutomaticAttempt::retry_after_seconds).collect::<Vec<_>>())
     .execute(pool)
     .await?;
     Ok(())

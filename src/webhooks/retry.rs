@@ -1,7 +1,17 @@
-//! The retry schedule as data: the waits between attempts come from configuration
-//! (`WEBHOOK_RETRY_DELAYS`, spec default "10,20": 3 attempts, 10 s then 20 s apart).
+//! The retry schedule: the waits between attempts come from configuration
+//! (`WEBHOOK_RETRY_DELAYS`, spec default "10,20": 3 attempts, 10 s then 20 s apart), and
+//! what follows a failed attempt is decided here; the queue only stores the decision.
 
 use std::time::Duration;
+
+/// What follows a failed automatic attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Attempt again once this long has passed.
+    RetryAfter(Duration),
+    /// That was the last attempt: the delivery has failed.
+    GiveUp,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -39,13 +49,15 @@ impl RetryPolicy {
         self.delays.len() as u32 + 1
     }
 
-    /// After the `attempts_made`-th attempt failed: how long until the next, or None when
-    /// that was the last.
-    pub fn delay_after(&self, attempts_made: u32) -> Option<Duration> {
-        attempts_made
+    /// After the `attempt`-th attempt (1-based) failed: when to try again, or give up.
+    pub fn after_failure(&self, attempt: u32) -> Next {
+        match attempt
             .checked_sub(1)
             .and_then(|i| self.delays.get(i as usize))
-            .copied()
+        {
+            Some(delay) => Next::RetryAfter(*delay),
+            None => Next::GiveUp,
+        }
     }
 }
 
@@ -58,19 +70,23 @@ mod tests {
         let policy = RetryPolicy::default();
         assert_eq!(policy, RetryPolicy::parse("10,20").unwrap());
         assert_eq!(policy.max_attempts(), 3);
-        assert_eq!(policy.delay_after(1), Some(Duration::from_secs(10)));
-        assert_eq!(policy.delay_after(2), Some(Duration::from_secs(20)));
-        assert_eq!(policy.delay_after(3), None);
-        assert_eq!(policy.delay_after(0), None);
+        let after = |attempt| policy.after_failure(attempt);
+        assert_eq!(after(1), Next::RetryAfter(Duration::from_secs(10)));
+        assert_eq!(after(2), Next::RetryAfter(Duration::from_secs(20)));
+        assert_eq!(after(3), Next::GiveUp);
+        // An attempt past the schedule (say, after the schedule was shortened) gives up too.
+        assert_eq!(after(7), Next::GiveUp);
     }
 
     #[test]
     fn schedules_parse_from_configuration() {
         assert_eq!(
-            RetryPolicy::parse("0.5, 1").unwrap().delay_after(1),
-            Some(Duration::from_millis(500))
+            RetryPolicy::parse("0.5, 1").unwrap().after_failure(1),
+            Next::RetryAfter(Duration::from_millis(500))
         );
-        assert_eq!(RetryPolicy::parse("").unwrap().max_attempts(), 1);
+        let no_retries = RetryPolicy::parse("").unwrap();
+        assert_eq!(no_retries.max_attempts(), 1);
+        assert_eq!(no_retries.after_failure(1), Next::GiveUp);
         assert!(RetryPolicy::parse("10,soon").is_err());
         assert!(RetryPolicy::parse("-1").is_err());
     }

@@ -10,21 +10,26 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::retry::RetryPolicy;
-use super::{deliveries, fanout, queue};
-use crate::state::AppState;
+use super::attempt::{self, AttemptRecord};
+use super::queue::{self, AutomaticAttempt};
+use super::{WebhookSettings, deliveries, fanout};
+use crate::app_url::AppUrl;
+use crate::db::notifications::Notifications;
+use crate::outbound::OutboundClient;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const FAN_OUT_BATCH: i64 = 500;
 const CLAIM_BATCH: usize = 200;
 const RECORD_BATCH: usize = 500;
-/// The worker's own connections: two listeners, the claim loop, the recorder and fan-out.
-const WORKER_CONNECTIONS: u32 = 5;
+/// The size of the worker's own pool (two listeners, the claim loop, the recorder and
+/// fan-out), beside the request pool: requests that fill theirs (many tickets created at
+/// once, each waiting its turn for the ticket number) must not hold up claims, attempt
+/// records or fan-out. Measured: claims waited 20-25 ms for a connection.
+pub const CONNECTIONS: u32 = 5;
 
 /// Attempts under way per destination, to find the saturated ones.
 #[derive(Default)]
@@ -74,20 +79,23 @@ impl InFlight {
     }
 }
 
-pub async fn run(state: AppState, cancel: CancellationToken) {
-    let settings = state.config().webhooks.clone();
-    let pool = own_pool(&state);
+/// Delivers webhooks until `cancel`: fans events out, claims due deliveries, attempts them
+/// with `client` and records the outcomes, on `pool` (a pool of its own: see [`CONNECTIONS`]).
+pub async fn run(
+    pool: PgPool,
+    client: OutboundClient,
+    settings: WebhookSettings,
+    app_url: AppUrl,
+    cancel: CancellationToken,
+) {
     let (records, recorded) = mpsc::unbounded_channel();
-    let recorder = tokio::spawn(record_batches(
-        pool.clone(),
-        settings.retry.clone(),
-        recorded,
-    ));
+    let recorder = tokio::spawn(record_batches(pool.clone(), recorded));
+    let policy = Arc::new(settings.retry.clone());
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let in_flight = Arc::new(InFlight::default());
     // Fan-out runs beside delivery: events arriving steadily must not hold up attempts.
-    let fan_out = tokio::spawn(fan_out_loop(state.clone(), pool.clone(), cancel.clone()));
-    let mut listener = listen(&pool, fanout::NOTIFY_CHANNEL).await;
+    let fan_out = tokio::spawn(fan_out_loop(app_url, pool.clone(), cancel.clone()));
+    let mut notifications = Notifications::new(&pool, &[queue::NOTIFY_CHANNEL]);
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
     loop {
         if cancel.is_cancelled() {
@@ -111,19 +119,19 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
                             .await
                             .expect("the semaphore is never closed");
                         in_flight.start(delivery.destination_id);
-                        let (state, in_flight, records) =
-                            (state.clone(), in_flight.clone(), records.clone());
+                        let (client, policy, in_flight, records) = (
+                            client.clone(),
+                            policy.clone(),
+                            in_flight.clone(),
+                            records.clone(),
+                        );
                         tokio::spawn(async move {
                             let destination = delivery.destination_id;
                             let started_at = Utc::now();
-                            let exchange =
-                                queue::attempt(&state.outbound().webhooks, &delivery).await;
+                            let exchange = attempt::attempt(&client, &delivery).await;
+                            let record = AttemptRecord::new(delivery.id, started_at, &exchange);
                             // The delivery stays leased until its record is written.
-                            let _ = records.send(queue::AttemptRecord::new(
-                                delivery.id,
-                                started_at,
-                                &exchange,
-                            ));
+                            let _ = records.send(AutomaticAttempt::new(&delivery, record, &policy));
                             drop(permit);
                             in_flight.finish(destination);
                         });
@@ -145,7 +153,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
         }
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = notified(&mut listener) => {},
+            _ = notifications.next() => {},
             _ = in_flight.freed.notified() => {},
             _ = tokio::time::sleep(POLL_INTERVAL) => {},
         }
@@ -160,26 +168,15 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     drop(records);
     let _ = recorder.await;
     // Closing waits for every connection to come back, the listener's too.
-    drop(listener);
+    drop(notifications);
     crate::db::close_within(&pool, Duration::from_secs(5)).await;
 }
 
-/// A pool of the worker's own beside the request pool: requests that fill theirs (many
-/// tickets created at once, each waiting its turn for the ticket number) must not hold up
-/// claims, attempt records or fan-out. Measured: claims waited 20-25 ms for a connection.
-fn own_pool(state: &AppState) -> PgPool {
-    crate::db::side_pool(state.pool(), WORKER_CONNECTIONS)
-}
-
 /// Writes finished attempts in batches: whatever arrived while the previous write ran.
-async fn record_batches(
-    pool: PgPool,
-    policy: RetryPolicy,
-    mut recorded: mpsc::UnboundedReceiver<queue::AttemptRecord>,
-) {
+async fn record_batches(pool: PgPool, mut recorded: mpsc::UnboundedReceiver<AutomaticAttempt>) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while recorded.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        if let Err(err) = queue::record_automatic_batch(&pool, &batch, &policy).await {
+        if let Err(err) = queue::record_automatic_batch(&pool, &batch).await {
             // Their leases will expire and they will be attempted again: at least once.
             tracing::error!(error = %err, count = batch.len(), "recording webhook attempts failed");
         }
@@ -188,11 +185,11 @@ async fn record_batches(
 }
 
 /// Turns new events into deliveries, a batch at a time, whenever events are committed.
-async fn fan_out_loop(state: AppState, pool: PgPool, cancel: CancellationToken) {
-    let mut listener = listen(&pool, crate::helpdesk::events::NOTIFY_CHANNEL).await;
+async fn fan_out_loop(app_url: AppUrl, pool: PgPool, cancel: CancellationToken) {
+    let mut notifications = Notifications::new(&pool, &[crate::helpdesk::events::NOTIFY_CHANNEL]);
     while !cancel.is_cancelled() {
         loop {
-            match fanout::fan_out_pending(&pool, state.config(), FAN_OUT_BATCH).await {
+            match fanout::fan_out_pending(&pool, &app_url, FAN_OUT_BATCH).await {
                 Ok(0) => break,
                 Ok(_) if cancel.is_cancelled() => return,
                 Ok(_) => {}
@@ -204,26 +201,8 @@ async fn fan_out_loop(state: AppState, pool: PgPool, cancel: CancellationToken) 
         }
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = notified(&mut listener) => {},
+            _ = notifications.next() => {},
             _ = tokio::time::sleep(POLL_INTERVAL) => {},
         }
-    }
-}
-
-async fn listen(pool: &PgPool, channel: &str) -> Option<PgListener> {
-    let mut listener = PgListener::connect_with(pool).await.ok()?;
-    listener.listen(channel).await.ok()?;
-    Some(listener)
-}
-
-/// Resolves on the next notification (or after a poll interval when there is no listener).
-async fn notified(listener: &mut Option<PgListener>) {
-    match listener.as_mut() {
-        Some(l) => {
-            if l.recv().await.is_err() {
-                tokio::time::sleep(POLL_INTERVAL).await;
-            }
-        }
-        None => tokio::time::sleep(POLL_INTERVAL).await,
     }
 }

@@ -5,8 +5,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::extract::AppJson;
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, ErrorBody};
+use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::channels::{self, Channel};
 use crate::state::AppState;
 

@@ -4,8 +4,9 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::extract::AppJson;
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, ErrorBody};
+use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::users::User;
 use crate::helpdesk::workspaces::{Workspace, get_workspace};
 use crate::state::AppState;

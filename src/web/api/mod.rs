@@ -1,8 +1,8 @@
 //! The JSON API under `/api`, described by an OpenAPI document generated from the handlers.
 
 pub mod channels;
+pub mod extract;
 pub mod me;
-pub mod path;
 pub mod sidebar_sections;
 pub mod tickets;
 pub mod users;

@@ -4,16 +4,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::path::AppPath;
+use super::extract::{AppJson, AppPath};
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, ErrorBody};
+use crate::error::{AppError, ErrorBody};
 use crate::sidebar::sections::{self, Section, SectionInput};
-use crate::sidebar::{self, LoadMode, SectionLoad, TestReport};
+use crate::sidebar::{LoadMode, SectionLoad, TestReport};
 use crate::state::AppState;
-
-fn shown_to(current: &CurrentUser, section: Section) -> Section {
-    section.as_seen_by(current.user.role)
-}
 
 #[utoipa::path(get, path = "/api/sidebar-sections", tag = "sidebar",
     responses((status = 200, body = Vec<Section>), (status = 401, body = ErrorBody)))]
@@ -22,10 +18,7 @@ pub async fn list_sections(
     current: CurrentUser,
 ) -> Result<AppJson<Vec<Section>>, AppError> {
     let mut conn = state.pool().acquire().await?;
-    let list = sections::list_sections(&mut conn, current.user.workspace_id).await?;
-    Ok(AppJson(
-        list.into_iter().map(|s| shown_to(&current, s)).collect(),
-    ))
+    Ok(AppJson(sections::list_sections(&mut conn, &current).await?))
 }
 
 #[utoipa::path(post, path = "/api/sidebar-sections", tag = "sidebar", request_body = SectionInput,
@@ -36,12 +29,11 @@ pub async fn create_section(
     current: CurrentUser,
     AppJson(input): AppJson<SectionInput>,
 ) -> Result<(StatusCode, AppJson<Section>), AppError> {
-    current.require_admin()?;
     let section = sections::create_section(
         state.pool(),
         state.outbound(),
         &state.config().limits,
-        current.user.workspace_id,
+        &current,
         input,
     )
     .await?;
@@ -56,8 +48,9 @@ pub async fn get_section(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Section>, AppError> {
     let mut conn = state.pool().acquire().await?;
-    let section = sections::get_section(&mut conn, current.user.workspace_id, id).await?;
-    Ok(AppJson(shown_to(&current, section)))
+    Ok(AppJson(
+        sections::get_section_seen_by(&mut conn, &current, id).await?,
+    ))
 }
 
 #[utoipa::path(patch, path = "/api/sidebar-sections/{id}", tag = "sidebar", params(("id" = i64, Path)),
@@ -69,15 +62,8 @@ pub async fn update_section(
     AppPath(id): AppPath<i64>,
     AppJson(input): AppJson<SectionInput>,
 ) -> Result<AppJson<Section>, AppError> {
-    current.require_admin()?;
-    let section = sections::update_section(
-        state.pool(),
-        state.outbound(),
-        current.user.workspace_id,
-        id,
-        input,
-    )
-    .await?;
+    let section =
+        sections::update_section(state.pool(), state.outbound(), &current, id, input).await?;
     Ok(AppJson(section))
 }
 
@@ -88,8 +74,7 @@ pub async fn delete_section(
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<StatusCode, AppError> {
-    current.require_admin()?;
-    sections::delete_section(state.pool(), current.user.workspace_id, id).await?;
+    sections::delete_section(state.pool(), &current, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,11 +87,12 @@ pub async fn test_section(
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<TestReport>, AppError> {
-    current.require_admin()?;
     let mut conn = state.pool().acquire().await?;
-    let section = sections::get_section(&mut conn, current.user.workspace_id, id).await?;
+    let section = sections::get_section_to_manage(&mut conn, &current, id).await?;
     drop(conn);
-    Ok(AppJson(sidebar::test_section(&state, &section).await?))
+    Ok(AppJson(
+        state.sidebar().test_section(&current, &section).await?,
+    ))
 }
 
 /// An endpoint and secret to Test before any section is saved.
@@ -129,15 +115,11 @@ pub async fn test_draft_section(
     current: CurrentUser,
     AppJson(input): AppJson<DraftTest>,
 ) -> Result<AppJson<TestReport>, AppError> {
-    current.require_admin()?;
     let typed = input.secret.as_deref();
-    let (mut report, secret) = sidebar::test_draft(
-        &state,
-        current.user.workspace_id,
-        &input.endpoint_url,
-        typed,
-    )
-    .await?;
+    let (mut report, secret) = state
+        .sidebar()
+        .test_draft(&current, &input.endpoint_url, typed)
+        .await?;
     if typed.is_none_or(|s| s.trim().is_empty()) {
         report.generated_secret = Some(secret);
     }
@@ -152,9 +134,8 @@ pub async fn enable_section(
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Section>, AppError> {
-    current.require_admin()?;
     Ok(AppJson(
-        sections::set_enabled(state.pool(), current.user.workspace_id, id, true).await?,
+        sections::set_enabled(state.pool(), &current, id, true).await?,
     ))
 }
 
@@ -165,9 +146,8 @@ pub async fn disable_section(
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Section>, AppError> {
-    current.require_admin()?;
     Ok(AppJson(
-        sections::set_enabled(state.pool(), current.user.workspace_id, id, false).await?,
+        sections::set_enabled(state.pool(), &current, id, false).await?,
     ))
 }
 
@@ -180,7 +160,10 @@ pub async fn ticket_sidebar(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Vec<SectionLoad>>, AppError> {
     Ok(AppJson(
-        sidebar::load_ticket_sidebar(&state, current.user.workspace_id, id).await?,
+        state
+            .sidebar()
+            .load_ticket_sidebar(current.user.workspace_id, id)
+            .await?,
     ))
 }
 
@@ -194,14 +177,10 @@ pub async fn refresh_ticket_section(
     current: CurrentUser,
     AppPath((id, section_id)): AppPath<(i64, i64)>,
 ) -> Result<AppJson<SectionLoad>, AppError> {
-    match sidebar::load_ticket_section(
-        &state,
-        current.user.workspace_id,
-        id,
-        section_id,
-        LoadMode::Refresh,
-    )
-    .await?
+    match state
+        .sidebar()
+        .load_ticket_section(current.user.workspace_id, id, section_id, LoadMode::Refresh)
+        .await?
     {
         Ok(load) => Ok(AppJson(load)),
         Err(too_soon) => Err(AppError::RateLimited {

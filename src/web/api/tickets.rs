@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::path::AppPath;
+use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, AppQuery, ErrorBody};
+use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::events::{self, Event};
 use crate::helpdesk::messages::{self, Author, Message};
 use crate::helpdesk::notes::{self, Note};

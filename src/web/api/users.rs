@@ -2,8 +2,9 @@
 
 use axum::extract::State;
 
+use super::extract::AppJson;
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, ErrorBody};
+use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::users::{self, User};
 use crate::state::AppState;
 

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::path::AppPath;
+use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::CurrentUser;
-use crate::error::{AppError, AppJson, AppQuery, ErrorBody};
+use crate::error::{AppError, ErrorBody};
 use crate::state::AppState;
 use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput};

@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::helpdesk::channels::{Channel, list_channels};
 use crate::sidebar::sections::{self, FAILURE_LIMIT, Section, SectionInput};
-use crate::sidebar::{self, LoadMode, TestReport};
+use crate::sidebar::{self, LoadMode, TestReport, render};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -42,12 +42,12 @@ pub async fn list(
     PageUser(user): PageUser,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
+    sections::ensure_may_manage(&user)?;
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
     let page = ListPage {
         layout: Layout::new("Custom Sidebar Sections", "sidebar-sections", &user, flash),
-        sections: sections::list_sections(&mut conn, user.user.workspace_id).await?,
+        sections: sections::list_sections(&mut conn, &user).await?,
         channels: list_channels(&mut conn, user.user.workspace_id).await?,
         failure_limit: FAILURE_LIMIT,
     };
@@ -140,7 +140,7 @@ pub async fn new(
     State(state): State<AppState>,
     PageUser(user): PageUser,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
+    sections::ensure_may_manage(&user)?;
     Ok(render(&form_page(&state, &user, None, None).await?))
 }
 
@@ -150,10 +150,9 @@ pub async fn show(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
-    let section = sections::get_section(&mut conn, user.user.workspace_id, id).await?;
+    let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
     Ok((
         jar,
         render(&form_page(&state, &user, Some(section), flash).await?),
@@ -197,21 +196,17 @@ pub async fn test_draft(
     PageUser(user): PageUser,
     Form(form): Form<SectionForm>,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
     let section = match form.section_id {
         Some(id) => {
             let mut conn = state.pool().acquire().await?;
-            Some(sections::get_section(&mut conn, user.user.workspace_id, id).await?)
+            Some(sections::get_section_to_manage(&mut conn, &user, id).await?)
         }
         None => None,
     };
-    let tested = sidebar::test_draft(
-        &state,
-        user.user.workspace_id,
-        &form.endpoint_url,
-        Some(&form.secret),
-    )
-    .await;
+    let tested = state
+        .sidebar()
+        .test_draft(&user, &form.endpoint_url, Some(&form.secret))
+        .await;
     let (report, secret) = match tested {
         Ok(tested) => tested,
         Err(err) => return refill(&state, &user, section, form, err).await,
@@ -253,12 +248,11 @@ pub async fn create(
     jar: CookieJar,
     Form(form): Form<SectionForm>,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
     match sections::create_section(
         state.pool(),
         state.outbound(),
         &state.config().limits,
-        user.user.workspace_id,
+        &user,
         form.input(true),
     )
     .await
@@ -285,21 +279,12 @@ pub async fn update(
     jar: CookieJar,
     Form(form): Form<SectionForm>,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
     let mut input = form.input(false);
     // An emptied secret field keeps the current secret rather than failing.
     if input.secret.as_deref() == Some("") {
         input.secret = None;
     }
-    match sections::update_section(
-        state.pool(),
-        state.outbound(),
-        user.user.workspace_id,
-        id,
-        input,
-    )
-    .await
-    {
+    match sections::update_section(state.pool(), state.outbound(), &user, id, input).await {
         Ok(_) => Ok((
             flash::set(jar, "Section saved."),
             Redirect::to(&format!("/settings/sidebar-sections/{id}")),
@@ -308,7 +293,7 @@ pub async fn update(
         Err(AppError::NotFound) => Err(AppError::NotFound.into()),
         Err(err) => {
             let mut conn = state.pool().acquire().await?;
-            let section = sections::get_section(&mut conn, user.user.workspace_id, id).await?;
+            let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
             refill(&state, &user, Some(section), form, err).await
         }
     }
@@ -319,11 +304,10 @@ pub async fn test(
     PageUser(user): PageUser,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
     let mut conn = state.pool().acquire().await?;
-    let section = sections::get_section(&mut conn, user.user.workspace_id, id).await?;
+    let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
     drop(conn);
-    let report = sidebar::test_section(&state, &section).await?;
+    let report = state.sidebar().test_section(&user, &section).await?;
     let mut page = form_page(&state, &user, Some(section), None).await?;
     page.report = Some(report);
     Ok(render(&page))
@@ -335,8 +319,7 @@ pub async fn enable(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
-    sections::set_enabled(state.pool(), user.user.workspace_id, id, true).await?;
+    sections::set_enabled(state.pool(), &user, id, true).await?;
     Ok((
         flash::set(jar, "Section enabled; its failure count starts again at 0."),
         Redirect::to("/settings/sidebar-sections"),
@@ -350,8 +333,7 @@ pub async fn disable(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
-    sections::set_enabled(state.pool(), user.user.workspace_id, id, false).await?;
+    sections::set_enabled(state.pool(), &user, id, false).await?;
     Ok((
         flash::set(jar, "Section disabled."),
         Redirect::to("/settings/sidebar-sections"),
@@ -365,8 +347,7 @@ pub async fn delete(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
-    sections::delete_section(state.pool(), user.user.workspace_id, id).await?;
+    sections::delete_section(state.pool(), &user, id).await?;
     Ok((
         flash::set(jar, "Section deleted."),
         Redirect::to("/settings/sidebar-sections"),
@@ -385,9 +366,8 @@ pub async fn move_section(
     Path(id): Path<i64>,
     Form(form): Form<MoveForm>,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
     let by = if form.direction == "up" { -1 } else { 1 };
-    sections::move_section(state.pool(), user.user.workspace_id, id, by).await?;
+    sections::move_section(state.pool(), &user, id, by).await?;
     Ok(Redirect::to("/settings/sidebar-sections").into_response())
 }
 
@@ -417,14 +397,10 @@ async fn fragment(
     section_id: i64,
     mode: LoadMode,
 ) -> Result<Response, PageError> {
-    let load = match sidebar::load_ticket_section(
-        state,
-        user.user.workspace_id,
-        ticket_id,
-        section_id,
-        mode,
-    )
-    .await?
+    let load = match state
+        .sidebar()
+        .load_ticket_section(user.user.workspace_id, ticket_id, section_id, mode)
+        .await?
     {
         Ok(load) => load,
         Err(too_soon) => {
@@ -448,7 +424,7 @@ async fn fragment(
             (header::CACHE_CONTROL, "no-store"),
             (header::HeaderName::from_static("x-section-status"), status),
         ],
-        Html(sidebar::render_load(&load)),
+        Html(render::render_load(&load)),
     )
         .into_response())
 }

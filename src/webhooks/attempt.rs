@@ -1,0 +1,77 @@
+//! One attempt at a delivery: the signed POST of its exact payload, and the record of what
+//! happened that the delivery log shows.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::queue::ClaimedDelivery;
+use crate::outbound::signature::{WEBHOOK_SIGNATURE_HEADER, standard_webhook_headers};
+use crate::outbound::{Exchange, OutboundClient, Signing};
+
+/// One signed POST of the delivery's exact payload, with the destination's current secret:
+/// the spec's `ThereThere-Signature`, plus the Standard Webhooks headers so any Standard
+/// Webhooks library verifies it and refuses replays.
+pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exchange {
+    let url = url::Url::parse(&delivery.url)
+        .unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap());
+    let signing = Signing {
+        header: WEBHOOK_SIGNATURE_HEADER,
+        secret: delivery.secret.as_bytes(),
+    };
+    let standard = standard_webhook_headers(
+        &delivery.secret,
+        &delivery.ulid,
+        Utc::now().timestamp(),
+        delivery.payload.as_bytes(),
+    );
+    client
+        .post_json(
+            &url,
+            Bytes::from(delivery.payload.clone()),
+            Some(signing),
+            standard,
+        )
+        .await
+}
+
+/// One attempt's outcome as the log stores it (automatic ones wait to be written in batches).
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: i64,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub url: String,
+    pub request_headers: serde_json::Value,
+    pub response_status: Option<i32>,
+    pub response_headers: Option<serde_json::Value>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub succeeded: bool,
+}
+
+impl AttemptRecord {
+    pub fn new(delivery_id: i64, started_at: DateTime<Utc>, exchange: &Exchange) -> Self {
+        let (response_status, response_headers, response_body, error) = match &exchange.outcome {
+            Ok(r) => (
+                Some(i32::from(r.status)),
+                Some(json!(r.headers)),
+                Some(String::from_utf8_lossy(&r.body).into_owned()),
+                (!r.is_success()).then(|| format!("HTTP {}", r.status)),
+            ),
+            Err(failure) => (None, None, None, Some(failure.to_string())),
+        };
+        AttemptRecord {
+            delivery_id,
+            started_at,
+            duration_ms: exchange.duration.as_millis().min(i32::MAX as u128) as i32,
+            url: exchange.request.url.clone(),
+            request_headers: json!(exchange.request.headers),
+            response_status,
+            response_headers,
+            response_body,
+            error,
+            succeeded: exchange.is_success(),
+        }
+    }
+}
