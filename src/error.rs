@@ -163,6 +163,31 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A constraint the schema enforces, and the conflict its violation means to the caller.
+pub struct ConstraintConflict {
+    pub constraint: &'static str,
+    pub field: &'static str,
+    pub message: &'static str,
+}
+
+pub trait ResultExt<T> {
+    /// Turns the violation of one of `conflicts` into its 409 naming the field; any other
+    /// error converts as usual.
+    fn on_constraint(self, conflicts: &[ConstraintConflict]) -> Result<T, AppError>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_constraint(self, conflicts: &[ConstraintConflict]) -> Result<T, AppError> {
+        self.map_err(|err| {
+            let broken = err.as_database_error().and_then(|e| e.constraint());
+            match conflicts.iter().find(|c| Some(c.constraint) == broken) {
+                Some(c) => AppError::conflict(c.field, c.message),
+                None => err.into(),
+            }
+        })
+    }
+}
+
 /// The JSON body of every API error: `{"error": {"code", "message", "field"}}`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {

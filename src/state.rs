@@ -11,7 +11,7 @@ use crate::auth::login::Logins;
 use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
-use crate::sidebar::{Sidebar, SidebarSettings};
+use crate::sidebar::Sidebar;
 use crate::web::client_address::TrustedClientIpHeader;
 
 #[derive(Clone)]
@@ -42,11 +42,7 @@ impl AppState {
         let sidebar = Sidebar::new(
             pool.clone(),
             outbound.clone(),
-            SidebarSettings {
-                cache_ttl: config.sidebar_cache_ttl,
-                stale_max_age: config.sidebar_stale_max_age,
-                refresh_interval: config.sidebar_refresh_interval,
-            },
+            config.sidebar,
             config.limits.clone(),
             config.app_url.clone(),
         );

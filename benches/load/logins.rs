@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use therethere::db::EmbeddedPostgres;
 
-use super::{Service, fresh_database, percentile, seed_workspace};
+use super::harness::{Service, fresh_database, percentile, seed_workspace};
 
 const ATTACKERS: usize = 300;
 const PHASE: Duration = Duration::from_secs(8);

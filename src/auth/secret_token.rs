@@ -3,6 +3,7 @@
 //! slow password hash would add nothing but latency to every request.
 
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// `prefix` followed by `bytes` random bytes in lower-case hex.
 pub fn generate(prefix: &str, bytes: usize) -> String {
@@ -18,10 +19,7 @@ pub fn hash(secret: &str) -> Vec<u8> {
 
 /// Compares two secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::fields;
-use super::users::constraint_of;
-use crate::error::AppError;
+use crate::error::{AppError, ConstraintConflict, ResultExt};
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Channel {
@@ -25,12 +24,11 @@ pub async fn create_channel(
         .bind(name)
         .fetch_one(conn)
         .await
-        .map_err(|err| match constraint_of(&err) {
-            Some("channels_name_key") => {
-                AppError::conflict("name", "A channel with this name already exists.")
-            }
-            _ => err.into(),
-        })
+        .on_constraint(&[ConstraintConflict {
+            constraint: "channels_name_key",
+            field: "name",
+            message: "A channel with this name already exists.",
+        }])
 }
 
 pub async fn list_channels(

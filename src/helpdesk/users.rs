@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::fields;
 use crate::auth::password;
-use crate::error::AppError;
+use crate::error::{AppError, ConstraintConflict, ResultExt};
 
 /// A user as shown on a ticket: enough to name them.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -114,18 +114,23 @@ pub async fn create_user(
     .bind(password_hash)
     .fetch_one(conn)
     .await
-    .map_err(|err| match constraint_of(&err) {
-        Some("users_email_key") => {
-            AppError::conflict("email", "A user with this email already exists.")
-        }
-        Some("users_handle_key") => {
-            AppError::conflict("handle", "This handle is taken in the workspace.")
-        }
-        Some("users_one_owner_per_workspace") => {
-            AppError::conflict("role", "The workspace already has an owner.")
-        }
-        _ => err.into(),
-    })
+    .on_constraint(&[
+        ConstraintConflict {
+            constraint: "users_email_key",
+            field: "email",
+            message: "A user with this email already exists.",
+        },
+        ConstraintConflict {
+            constraint: "users_handle_key",
+            field: "handle",
+            message: "This handle is taken in the workspace.",
+        },
+        ConstraintConflict {
+            constraint: "users_one_owner_per_workspace",
+            field: "role",
+            message: "The workspace already has an owner.",
+        },
+    ])
 }
 
 pub async fn get_user_by_id(
@@ -203,9 +208,4 @@ pub async fn find_users_by_email_or_handle(
     .bind(names)
     .fetch_all(conn)
     .await
-}
-
-/// The name of the constraint a database error broke, if it is a constraint violation.
-pub fn constraint_of(err: &sqlx::Error) -> Option<&str> {
-    err.as_database_error().and_then(|e| e.constraint())
 }

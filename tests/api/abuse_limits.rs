@@ -8,13 +8,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{TestApp, TestWorkspace, error_of, spawn_app_with, ticket_body};
+use crate::helpers::{LOOPBACK, TestApp, TestWorkspace, error_of, spawn_app_with, ticket_body};
 use crate::receiver::{Behaviour, Receiver};
-
-const LOOPBACK: [(&str, &str); 2] = [
-    ("OUTBOUND_ALLOW_PRIVATE", "true"),
-    ("OUTBOUND_ALLOW_HTTP", "true"),
-];
 
 /// Reads until the server closes the connection; the time it took.
 async fn time_until_closed(mut stream: TcpStream, limit: Duration) -> Duration {
@@ -76,17 +71,7 @@ async fn hanging_endpoint() -> (String, tokio::task::JoinHandle<()>) {
 }
 
 async fn section_at(app: &TestApp, ws: &TestWorkspace, url: &str) -> i64 {
-    let response = app
-        .api(&ws.admin)
-        .post(
-            "/api/sidebar-sections",
-            &json!({"title": "CRM", "endpoint_url": url, "channel_ids": []}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap()
+    app.section(&ws.admin, url).create_id().await
 }
 
 #[tokio::test]
@@ -335,7 +320,7 @@ async fn tests_resends_and_section_tests_are_rate_limited_per_object_with_retry_
 
 #[tokio::test]
 async fn the_api_refresh_refusal_carries_retry_after() {
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let receiver = Receiver::start(Behaviour::Respond(200, r#"{"data":[]}"#.into())).await;
     let channel = app.create_channel(&ws.admin, "Support").await;
@@ -366,7 +351,7 @@ async fn the_api_refresh_refusal_carries_retry_after() {
 
 #[tokio::test]
 async fn agents_see_a_sections_title_but_not_its_endpoint_secret_or_last_error() {
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let url = "http://crm.example.com/s?api_key=hunter2";
     let created: Value = app

@@ -1,9 +1,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::helpers::{Browser, TestApp, error_of, spawn_app};
+use crate::helpers::{Browser, TestApp, error_of, eventually, spawn_app};
 
 #[tokio::test]
 async fn the_api_refuses_requests_without_credentials() {
@@ -228,8 +228,7 @@ async fn the_api_with_a_session_cookie_needs_the_csrf_header_to_change_anything(
 /// Waits (a bounded while) until both instances listen for credential changes, so the
 /// requests below are answered from their caches.
 async fn until_both_instances_listen(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("both instances listen", Duration::from_secs(10), || async {
         let listening: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
              WHERE datname = current_database() AND query LIKE 'LISTEN%credentials_changed%'",
@@ -237,25 +236,9 @@ async fn until_both_instances_listen(app: &TestApp) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-        if listening >= 2 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the instances never listened");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// Polls `check` until it holds, for at most a few seconds.
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !check().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        (listening >= 2).then_some(())
+    })
+    .await
 }
 
 #[tokio::test]
@@ -296,9 +279,11 @@ async fn a_revoked_token_stops_working_on_every_instance() {
         StatusCode::UNAUTHORIZED,
         "refused at once where it was revoked"
     );
-    eventually("the other instance refuses the revoked token", || async {
-        me(second.address.clone()).await == StatusCode::UNAUTHORIZED
-    })
+    eventually(
+        "the other instance refuses the revoked token",
+        Duration::from_secs(5),
+        || async { (me(second.address.clone()).await == StatusCode::UNAUTHORIZED).then_some(()) },
+    )
     .await;
 }
 
@@ -358,9 +343,11 @@ async fn a_session_ended_or_a_token_deleted_by_hand_stops_working_on_every_insta
         .execute(&app.pool)
         .await
         .unwrap();
-    eventually("the second instance refuses the deleted token", || async {
-        me_on_second().await == StatusCode::UNAUTHORIZED
-    })
+    eventually(
+        "the second instance refuses the deleted token",
+        Duration::from_secs(5),
+        || async { (me_on_second().await == StatusCode::UNAUTHORIZED).then_some(()) },
+    )
     .await;
     // Logging out on the first instance ends the session on the second.
     let html = page(app.address.clone()).await.text().await.unwrap();
@@ -375,8 +362,12 @@ async fn a_session_ended_or_a_token_deleted_by_hand_stops_working_on_every_insta
         .await
         .unwrap();
     assert_eq!(logout.status(), StatusCode::SEE_OTHER);
-    eventually("the second instance refuses the ended session", || async {
-        page(second.address.clone()).await.status() == StatusCode::SEE_OTHER
-    })
+    eventually(
+        "the second instance refuses the ended session",
+        Duration::from_secs(5),
+        || async {
+            (page(second.address.clone()).await.status() == StatusCode::SEE_OTHER).then_some(())
+        },
+    )
     .await;
 }

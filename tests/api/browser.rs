@@ -9,13 +9,8 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, TestWorkspace, spawn_app_with};
+use crate::helpers::{LOOPBACK, TestApp, TestUser, TestWorkspace, eventually, spawn_app_with};
 use crate::receiver::{Behaviour, Receiver};
-
-const LOOPBACK: &[(&str, &str)] = &[
-    ("OUTBOUND_ALLOW_PRIVATE", "true"),
-    ("OUTBOUND_ALLOW_HTTP", "true"),
-];
 
 /// A chromedriver of our own and the headless Chromium session it drives.
 struct Browser {
@@ -460,23 +455,21 @@ async fn an_admin_sends_a_test_webhook_inspects_it_and_resends() {
     b.click("form[action$='/test'] button").await;
     receiver.wait_for(1).await;
     // The log shows the attempt once the worker has recorded it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        b.client.refresh().await.unwrap();
-        if b.client
-            .find(Locator::Css("table.deliveries"))
-            .await
-            .is_ok()
-            && b.text("table.deliveries tbody").await.contains("200")
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the delivery never showed its response code"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        "the log shows the response code",
+        Duration::from_secs(20),
+        || async {
+            b.client.refresh().await.unwrap();
+            let shown = b
+                .client
+                .find(Locator::Css("table.deliveries"))
+                .await
+                .is_ok()
+                && b.text("table.deliveries tbody").await.contains("200");
+            shown.then_some(())
+        },
+    )
+    .await;
     b.screenshots("deliveries").await;
     b.click("table.deliveries a").await;
     b.client
@@ -593,14 +586,15 @@ async fn an_agent_refreshes_a_section_and_sees_stale_data_marked() {
         (500, "down".into()),
     ]))
     .await;
-    app.api(&ws.admin)
-        .post("/api/sidebar-sections", &json!({"title": "Billing Info", "endpoint_url": endpoint.url, "channel_ids": [channel]}))
+    app.section(&ws.admin, &endpoint.url)
+        .set("channel_ids", json!([channel]))
+        .create()
         .await;
     let ticket = app
-        .create_ticket(&ws.agent, json!({"subject": "Hi", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
+        .ticket(&ws.agent)
+        .set("channel_id", channel)
+        .create_id()
+        .await;
     let b = Browser::start(&app.address, "refresh").await;
     b.log_in(&ws.agent).await;
     b.goto(&format!("/tickets/{ticket}")).await;

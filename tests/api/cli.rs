@@ -1,11 +1,11 @@
 //! The real binary: `demo --json`, `migrate`, config errors, graceful shutdown.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{eventually, spawn_app};
 
 fn therethere() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_therethere"));
@@ -124,23 +124,18 @@ async fn serve_seeds_demo_data_when_asked_and_stops_cleanly_on_sigterm() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the service did not become ready"
-        );
+    eventually("the service becomes ready", Duration::from_secs(30), || {
         assert!(
             child.try_wait().unwrap().is_none(),
             "the service exited early"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let readyz = format!("{base}/readyz");
+        async move {
+            let ready = reqwest::get(readyz).await;
+            ready.is_ok_and(|r| r.status() == 200).then_some(())
+        }
+    })
+    .await;
     let workspaces: i64 = sqlx::query_scalar("SELECT count(*) FROM workspaces")
         .fetch_one(&app.pool)
         .await
@@ -152,17 +147,15 @@ async fn serve_seeds_demo_data_when_asked_and_stops_cleanly_on_sigterm() {
 
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if stopping.elapsed() > Duration::from_secs(20) {
-            child.kill().ok();
-            panic!("the service did not stop within 20 s of SIGTERM");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = eventually(
+        "the service stops on SIGTERM",
+        Duration::from_secs(20),
+        || {
+            let exited = child.try_wait().unwrap();
+            async move { exited }
+        },
+    )
+    .await;
     assert!(status.success(), "exit status {status:?}");
 }
 

@@ -3,14 +3,14 @@
 
 use std::collections::HashSet;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use therethere::helpdesk::tickets::{NewContact, NewTicket, receive_ticket};
 use therethere::helpdesk::users::{NewUser, Role};
 use therethere::helpdesk::workspaces::create_workspace;
 
-use crate::helpers::{TestApp, spawn_database};
+use crate::helpers::{TestApp, eventually, spawn_database};
 use crate::receiver::{Behaviour, Receiver};
 
 const DESTINATIONS: usize = 10;
@@ -119,23 +119,20 @@ async fn a_killed_instance_loses_no_delivery() {
     );
 
     let mut second = start_binary(&db);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let succeeded: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'",
-        )
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-        if succeeded as usize == expected {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {succeeded} of {expected} delivered after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "every delivery succeeds after the restart",
+        Duration::from_secs(90),
+        || async {
+            let succeeded: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            (succeeded as usize == expected).then_some(())
+        },
+    )
+    .await;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
     assert!(second.wait().unwrap().success());

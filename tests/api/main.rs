@@ -17,8 +17,6 @@ mod receiver;
 mod receiving;
 mod roles;
 mod sidebar;
-mod sidebar_draft;
-mod sidebar_extras;
 mod smtp;
 mod spec_wording;
 mod tickets;

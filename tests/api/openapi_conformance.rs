@@ -13,13 +13,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, spawn_app_with};
+use crate::helpers::{Api, LOOPBACK, spawn_app_with};
 use crate::receiver::{Behaviour, Receiver};
-
-const LOOPBACK: [(&str, &str); 2] = [
-    ("OUTBOUND_ALLOW_PRIVATE", "true"),
-    ("OUTBOUND_ALLOW_HTTP", "true"),
-];
 
 /// Operations left out because they would store or call a URL of the generator's choosing.
 const STORES_A_URL: [&str; 5] = [
@@ -69,7 +64,7 @@ fn schemathesis() -> PathBuf {
 #[tokio::test]
 async fn every_status_and_body_the_api_answers_is_in_its_openapi_document() {
     let binary = tokio::task::spawn_blocking(schemathesis).await.unwrap();
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let receiver = Receiver::start(Behaviour::Respond(200, r#"{"data":[]}"#.into())).await;
     let admin = app.api(&ws.admin);
@@ -141,7 +136,7 @@ async fn every_status_and_body_the_api_answers_is_in_its_openapi_document() {
 
 #[tokio::test]
 async fn a_bad_query_parameter_answers_the_error_shape_naming_it() {
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let api = app.api(&ws.admin);
     let (status, code, field) =

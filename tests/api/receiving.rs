@@ -8,16 +8,11 @@ use std::process::{Command, Stdio};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{LOOPBACK, spawn_app_with};
 use crate::receiver::{Behaviour, Captured, Receiver};
 
 #[path = "../../docs/snippets/verify.rs"]
 mod rust_snippet;
-
-const LOOPBACK: &[(&str, &str)] = &[
-    ("OUTBOUND_ALLOW_PRIVATE", "true"),
-    ("OUTBOUND_ALLOW_HTTP", "true"),
-];
 
 fn manifest(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -86,16 +81,12 @@ async fn every_documented_verification_accepts_a_real_delivery_and_refuses_tampe
     let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
-    let destination: Value = app
-        .api(&ws.agent)
-        .post(
-            "/api/webhook-destinations",
-            &json!({"scope": "personal", "url": receiver.url, "events": ["ticketOpened"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let destination = app
+        .destination(&ws.agent, &receiver.url)
+        .set("scope", "personal")
+        .set("events", json!(["ticketOpened"]))
+        .create()
+        .await;
     let secret = destination["secret"].as_str().unwrap().to_string();
     app.create_ticket(&ws.owner, json!({"subject": "Café ☃ <b>", "body": "Hi", "contact": {"name": "Zoë", "email": "z@example.com"}})).await;
     let delivery = receiver.wait_for(1).await.remove(0);

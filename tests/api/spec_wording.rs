@@ -4,12 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{error_of, spawn_app_with};
-
-const LOOPBACK: [(&str, &str); 2] = [
-    ("OUTBOUND_ALLOW_PRIVATE", "true"),
-    ("OUTBOUND_ALLOW_HTTP", "true"),
-];
+use crate::helpers::{LOOPBACK, error_of, spawn_app_with};
 
 const PERSONAL_LABELS: [&str; 5] = [
     "Ticket opened",
@@ -41,7 +36,7 @@ async fn the_settings_pages_name_the_notification_types_as_the_spec_does() {
 
 #[tokio::test]
 async fn a_custom_section_secret_needs_eight_characters() {
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let api = app.api(&ws.admin);
     let section = |secret: &str| json!({"title": "CRM", "endpoint_url": "http://127.0.0.1:9/s", "channel_ids": [], "secret": secret});

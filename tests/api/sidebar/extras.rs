@@ -6,38 +6,26 @@ use std::process::{Command, Stdio};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestWorkspace, error_of, spawn_app_with};
+use crate::helpers::{LOOPBACK, TestApp, TestWorkspace, error_of, spawn_app_with};
 use crate::receiver::{Behaviour, Receiver};
 
-const LOOPBACK: &[(&str, &str)] = &[
-    ("OUTBOUND_ALLOW_PRIVATE", "true"),
-    ("OUTBOUND_ALLOW_HTTP", "true"),
-];
 const DATA: &str = r#"{"data":[{"name":"Plan","value":"Pro","type":"markdown"}]}"#;
 
 async fn setup(endpoint: &Receiver) -> (TestApp, TestWorkspace, i64, i64) {
     let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
-    let api = app.api(&ws.admin);
-    let channel = api
-        .post("/api/channels", &json!({"name": "Billing"}))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .clone();
-    let section: Value = api
-        .post("/api/sidebar-sections", &json!({"title": "Billing Info", "endpoint_url": endpoint.url, "channel_ids": [channel]}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let channel = app.create_channel(&ws.admin, "Billing").await;
+    let section = app
+        .section(&ws.admin, &endpoint.url)
+        .set("channel_ids", json!([channel]))
+        .create_id()
+        .await;
     let ticket = app
-        .create_ticket(&ws.agent, json!({"subject": "Hi", "body": "Hi", "contact": {"name": "Jane", "email": "jane@example.com"}, "channel_id": channel}))
-        .await["id"]
-        .as_i64()
-        .unwrap();
-    (app, ws, section["id"].as_i64().unwrap(), ticket)
+        .ticket(&ws.agent)
+        .set("channel_id", channel)
+        .create_id()
+        .await;
+    (app, ws, section, ticket)
 }
 
 async fn age_cache(app: &TestApp, interval: &str) {

@@ -7,13 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::helpers::{TestApp, error_of, spawn_app_with};
+use crate::helpers::{LOOPBACK, TestApp, error_of, spawn_app_with};
 use crate::receiver::{Behaviour, Receiver};
-
-const LOOPBACK: [(&str, &str); 2] = [
-    ("OUTBOUND_ALLOW_PRIVATE", "true"),
-    ("OUTBOUND_ALLOW_HTTP", "true"),
-];
 
 const DATA: &str = r#"{"data":[{"name":"Plan","value":"Pro","type":"markdown"}]}"#;
 
@@ -32,7 +27,7 @@ async fn sections(app: &TestApp) -> i64 {
 
 #[tokio::test]
 async fn an_endpoint_and_secret_are_tested_as_typed_and_nothing_is_saved() {
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let endpoint = Receiver::start(Behaviour::Respond(200, DATA.into())).await;
     let response = app
@@ -101,7 +96,7 @@ async fn an_endpoint_and_secret_are_tested_as_typed_and_nothing_is_saved() {
 
 #[tokio::test]
 async fn a_section_saved_disabled_is_not_called_until_it_is_enabled() {
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let endpoint = Receiver::start(Behaviour::Respond(200, DATA.into())).await;
     let channel = app.create_channel(&ws.admin, "Support").await;
@@ -139,7 +134,7 @@ async fn a_section_saved_disabled_is_not_called_until_it_is_enabled() {
 
 #[tokio::test]
 async fn the_new_section_form_tests_as_typed_then_saves_disabled_and_enables_as_a_step() {
-    let app = spawn_app_with(&LOOPBACK).await;
+    let app = spawn_app_with(LOOPBACK).await;
     let ws = app.create_workspace("Acme").await;
     let endpoint = Receiver::start(Behaviour::Respond(200, DATA.into())).await;
     let browser = app.browser(&ws.admin).await;

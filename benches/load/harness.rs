@@ -1,0 +1,180 @@
+//! What every scenario stands on: the release binary, a fresh database per scenario in the
+//! bench's own PostgreSQL, the service started on it, a seeded workspace, and percentiles.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::{Connection, PgConnection, PgPool};
+use therethere::db::{self, EmbeddedPostgres};
+
+/// The release binary: built here, or the one `THERETHERE_BINARY` names (to compare two
+/// builds in turn on the same machine).
+pub fn build_release() -> PathBuf {
+    if let Some(binary) = std::env::var_os("THERETHERE_BINARY").filter(|b| !b.is_empty()) {
+        return PathBuf::from(binary);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--bin", "therethere"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "the release build failed");
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/therethere")
+}
+
+/// The last run's databases are kept for inspection until the next run starts.
+pub async fn drop_previous_databases(pg: &EmbeddedPostgres) {
+    let mut admin = PgConnection::connect_with(&pg.connect_options("postgres"))
+        .await
+        .unwrap();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'")
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+    for name in names {
+        sqlx::query(&format!("DROP DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// A fresh database for one scenario, and the URL the service reaches it by.
+pub async fn fresh_database(pg: &EmbeddedPostgres) -> (String, PgPool) {
+    let name = format!(
+        "bench_{}",
+        ulid::Ulid::new().to_string().to_ascii_lowercase()
+    );
+    let mut admin = PgConnection::connect_with(&pg.connect_options("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let pool = db::connect(pg.connect_options(&name), 10).await.unwrap();
+    db::migrate(&pool).await.unwrap();
+    let socket = pg
+        .connect_options(&name)
+        .get_socket()
+        .map(|p| p.display().to_string())
+        .unwrap();
+    (
+        format!("postgres://postgres@localhost/{name}?host={socket}"),
+        pool,
+    )
+}
+
+pub struct Service {
+    child: Child,
+    pub base: String,
+}
+
+impl Service {
+    pub async fn start(binary: &Path, database_url: &str, extra: &[(&str, &str)]) -> Service {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(binary);
+        cmd.arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("DEMO_DATA", "false")
+            .env("OUTBOUND_ALLOW_PRIVATE", "true")
+            .env("OUTBOUND_ALLOW_HTTP", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while reqwest::get(format!("{base}/readyz"))
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the service did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Service { child, base }
+    }
+
+    pub fn rss_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn stop(mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// A workspace with an admin and an API token, made through the library.
+pub async fn seed_workspace(pool: &PgPool) -> (i64, String) {
+    use therethere::auth::api_tokens::create_api_token;
+    use therethere::helpdesk::users::{NewUser, Role};
+    let mut tx = pool.begin().await.unwrap();
+    let (ws, owner) = therethere::helpdesk::workspaces::create_workspace(
+        &mut tx,
+        "Bench",
+        NewUser {
+            name: "Owner",
+            email: &format!("owner-{}@bench.test", ulid::Ulid::new()),
+            handle: "owner",
+            password: "bench-password",
+            role: Role::Owner,
+        },
+    )
+    .await
+    .unwrap();
+    let (_, token) = create_api_token(
+        &mut tx,
+        &therethere::limits::Limits::default(),
+        owner.id,
+        "bench",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (ws.id, token)
+}
+
+/// POSTs JSON to the service with the bench's API token and returns the JSON answer.
+pub async fn post_json(client: &reqwest::Client, url: String, token: &str, body: &Value) -> Value {
+    client
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The `p` quantile (0..=1) of sorted figures.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}

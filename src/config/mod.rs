@@ -1,0 +1,386 @@
+//! The service's configuration: one typed struct, read from the environment (and `.env`)
+//! once at start-up and validated there, so nothing else reads the environment.
+//!
+//! Variables (all documented in `.env.example`):
+//! - `DATABASE_URL`: PostgreSQL URL. Unset: an embedded private PostgreSQL is started.
+//! - `EMBEDDED_DB_DIR`: where the embedded PostgreSQL lives (default `.therethere/postgres`).
+//! - `BIND_ADDR`: address to listen on (default `127.0.0.1:8080`).
+//! - `APP_URL`: public base URL used in links in payloads and emails (default `http://` + BIND_ADDR).
+//! - `SMTP_URL`: SMTP server, e.g. `smtp://user:pass@host:587`. Unset: mail is logged and kept.
+//! - `MAIL_FROM`: sender address of outgoing mail (default `There There <noreply@localhost>`).
+//! - `OUTBOUND_ALLOW_PRIVATE`, `OUTBOUND_ALLOW_HTTP`: development switches for outbound calls.
+//! - `SIDEBAR_CACHE_TTL`: seconds a sidebar section's answer is reused per contact (default 300).
+//! - `SIDEBAR_STALE_MAX_AGE`: seconds the last good answer may be shown, marked stale, when
+//!   an endpoint fails (default 86400).
+//! - `SIDEBAR_REFRESH_INTERVAL`: seconds between forced refreshes of one section for one
+//!   contact (default 10).
+//! - `WEBHOOK_RETRY_DELAYS`: seconds between webhook attempts (default "10,20": 3 attempts).
+//! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
+//! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 128).
+//! - `WEBHOOK_DESTINATION_CONCURRENCY`: of those, at most this many to one destination (default 16).
+//! - `WEBHOOK_LOG_RETENTION_DAYS`: days the delivery log is kept (default 30).
+//! - `HTTP_HEADER_READ_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`: seconds a client may take to send a
+//!   request's headers (also how long an idle keep-alive connection stays open; default 30) and
+//!   a whole request may take (default 30).
+//! - `HTTP_MAX_IN_FLIGHT`: requests handled at once; more answer 503 at once (default 512).
+//! - `TRUSTED_CLIENT_IP_HEADER`: behind a reverse proxy, the header whose last address is the
+//!   client's (e.g. `X-Forwarded-For`). Unset: the TCP peer's address.
+//! - `PASSWORD_THREADS`, `PASSWORD_QUEUE`: password checks run at once (default half the
+//!   cores, at least 1) and waiting (default 8); past that a login answers 503 at once.
+//! - `LOGIN_THROTTLE_ACCOUNT_FAILURES` (5), `LOGIN_THROTTLE_ADDRESS_FAILURES` (20),
+//!   `LOGIN_THROTTLE_BASE_SECONDS` (1), `LOGIN_THROTTLE_MAX_SECONDS` (900),
+//!   `LOGIN_THROTTLE_WINDOW_SECONDS` (3600): failed-login throttling;
+//!   `LOGIN_REFUSAL_PAUSE_SECONDS` (0.5): every refused login is answered after this pause.
+//! - `SESSION_LIFETIME_SECONDS` (14 days), `SESSION_IDLE_TIMEOUT_SECONDS` (12 hours).
+//! - Quotas: `MAX_PERSONAL_DESTINATIONS_PER_USER` (20), `MAX_WORKSPACE_DESTINATIONS` (100),
+//!   `MAX_SIDEBAR_SECTIONS` (50), `MAX_API_TOKENS_PER_USER` (20), `MAX_SESSIONS_PER_USER` (20).
+//! - Rate limits: `TEST_NOTIFICATIONS_PER_MINUTE` (10 per destination), `RESENDS_PER_MINUTE`
+//!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section).
+//! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
+//!   (default: true with the embedded database, false with `DATABASE_URL`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use axum::http::HeaderName;
+
+mod vars;
+
+use crate::app_url::AppUrl;
+use crate::auth::login_throttle::ThrottlePolicy;
+use crate::auth::sessions::SessionSettings;
+use crate::limits::Limits;
+use crate::sidebar::SidebarSettings;
+use crate::web::connections::HttpSettings;
+use crate::webhooks::{RetryPolicy, WebhookSettings};
+use vars::Vars;
+
+/// Where the database comes from.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    /// An external PostgreSQL given by `DATABASE_URL`.
+    Url(SecretString),
+    /// A private PostgreSQL the service runs itself from the system's binaries.
+    Embedded { dir: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseSource,
+    pub bind_addr: SocketAddr,
+    pub app_url: AppUrl,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: String,
+    pub outbound_allow_private: bool,
+    pub outbound_allow_http: bool,
+    pub demo_data: bool,
+    pub sidebar: SidebarSettings,
+    pub webhooks: WebhookSettings,
+    pub http: HttpSettings,
+    pub trusted_client_ip_header: Option<HeaderName>,
+    pub password_threads: usize,
+    pub password_queue: usize,
+    pub login_throttle: ThrottlePolicy,
+    pub sessions: SessionSettings,
+    pub limits: Limits,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` if one is present.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is worth failing on.
+        if let Err(err) = dotenvy::dotenv()
+            && !err.not_found()
+        {
+            return Err(ConfigError {
+                variable: ".env",
+                reason: err.to_string(),
+            });
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any variable lookup (the environment, or a test's map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Vars::new(get);
+        let database = database(&vars)?;
+        let embedded = matches!(database, DatabaseSource::Embedded { .. });
+        let bind_addr = vars.parsed(
+            "BIND_ADDR",
+            || SocketAddr::from(([127, 0, 0, 1], 8080)),
+            |raw| {
+                raw.parse()
+                    .map_err(|_| "must be an address like 127.0.0.1:8080".into())
+            },
+        )?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Config {
+            app_url: app_url(&vars, bind_addr)?,
+            bind_addr,
+            smtp_url: vars.optional("SMTP_URL", parse_smtp_url)?,
+            mail_from: vars
+                .text("MAIL_FROM")
+                .unwrap_or_else(|| "There There <noreply@localhost>".into()),
+            outbound_allow_private: vars.flag("OUTBOUND_ALLOW_PRIVATE", false)?,
+            outbound_allow_http: vars.flag("OUTBOUND_ALLOW_HTTP", false)?,
+            demo_data: vars.flag("DEMO_DATA", embedded)?,
+            sidebar: SidebarSettings {
+                cache_ttl: vars.seconds("SIDEBAR_CACHE_TTL", Duration::from_secs(300), 0.0)?,
+                stale_max_age: vars.seconds(
+                    "SIDEBAR_STALE_MAX_AGE",
+                    Duration::from_secs(86_400),
+                    0.0,
+                )?,
+                refresh_interval: vars.seconds(
+                    "SIDEBAR_REFRESH_INTERVAL",
+                    Duration::from_secs(10),
+                    0.0,
+                )?,
+            },
+            webhooks: webhook_settings(&vars)?,
+            http: http_settings(&vars)?,
+            trusted_client_ip_header: vars.optional("TRUSTED_CLIENT_IP_HEADER", |raw| {
+                HeaderName::try_from(raw.to_ascii_lowercase())
+                    .map_err(|_| "must be a header name such as X-Forwarded-For".into())
+            })?,
+            password_threads: vars.count("PASSWORD_THREADS", (cores / 2).max(1) as u32)? as usize,
+            password_queue: vars.count("PASSWORD_QUEUE", 8)? as usize,
+            login_throttle: login_throttle(&vars)?,
+            sessions: session_settings(&vars)?,
+            limits: limits(&vars)?,
+            database,
+        })
+    }
+
+    /// Whether session cookies must be marked `Secure`.
+    pub fn cookies_secure(&self) -> bool {
+        self.app_url.scheme() == "https"
+    }
+
+    pub fn database_url(&self) -> Option<&str> {
+        match &self.database {
+            DatabaseSource::Url(url) => Some(url.expose_secret()),
+            DatabaseSource::Embedded { .. } => None,
+        }
+    }
+}
+
+fn database(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<DatabaseSource, ConfigError> {
+    let url = vars.optional("DATABASE_URL", |raw| {
+        let parsed = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+            return Err("must start with postgres:// or postgresql://".into());
+        }
+        Ok(SecretString::from(raw))
+    })?;
+    Ok(match url {
+        Some(url) => DatabaseSource::Url(url),
+        None => DatabaseSource::Embedded {
+            dir: vars
+                .text("EMBEDDED_DB_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".therethere/postgres")),
+        },
+    })
+}
+
+fn app_url(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    bind_addr: SocketAddr,
+) -> Result<AppUrl, ConfigError> {
+    let default =
+        || Url::parse(&format!("http://{bind_addr}/")).expect("a socket address forms a URL");
+    vars.parsed("APP_URL", default, |raw| {
+        let url = Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err("must be an http:// or https:// URL with a host".into());
+        }
+        Ok(url)
+    })
+    .map(AppUrl::new)
+}
+
+fn parse_smtp_url(raw: &str) -> Result<SecretString, String> {
+    let url =
+        Url::parse(raw).map_err(|_| "not a URL (expected smtp://host:port or smtps://...)")?;
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err("must start with smtp:// or smtps://".into());
+    }
+    Ok(SecretString::from(raw))
+}
+
+fn webhook_settings(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<WebhookSettings, ConfigError> {
+    Ok(WebhookSettings {
+        retry: vars.parsed(
+            "WEBHOOK_RETRY_DELAYS",
+            RetryPolicy::default,
+            RetryPolicy::parse,
+        )?,
+        lease: vars.seconds("WEBHOOK_LEASE_SECONDS", Duration::from_secs(30), 1.0)?,
+        concurrency: vars.count("WEBHOOK_CONCURRENCY", 128)? as usize,
+        destination_concurrency: vars.count("WEBHOOK_DESTINATION_CONCURRENCY", 16)? as usize,
+        log_retention: Duration::from_secs_f64(
+            vars.number("WEBHOOK_LOG_RETENTION_DAYS", 30.0, 0.0)? * 86_400.0,
+        ),
+    })
+}
+
+fn http_settings(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<HttpSettings, ConfigError> {
+    let d = HttpSettings::default();
+    Ok(HttpSettings {
+        header_read_timeout: vars.seconds(
+            "HTTP_HEADER_READ_TIMEOUT",
+            d.header_read_timeout,
+            0.1,
+        )?,
+        request_timeout: vars.seconds("HTTP_REQUEST_TIMEOUT", d.request_timeout, 0.1)?,
+        max_in_flight: vars.count("HTTP_MAX_IN_FLIGHT", d.max_in_flight as u32)? as usize,
+    })
+}
+
+fn login_throttle(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<ThrottlePolicy, ConfigError> {
+    let d = ThrottlePolicy::default();
+    Ok(ThrottlePolicy {
+        account_free_failures: vars
+            .count("LOGIN_THROTTLE_ACCOUNT_FAILURES", d.account_free_failures)?,
+        address_free_failures: vars
+            .count("LOGIN_THROTTLE_ADDRESS_FAILURES", d.address_free_failures)?,
+        base_lockout: vars.seconds("LOGIN_THROTTLE_BASE_SECONDS", d.base_lockout, 0.0)?,
+        max_lockout: vars.seconds("LOGIN_THROTTLE_MAX_SECONDS", d.max_lockout, 0.0)?,
+        window: vars.seconds("LOGIN_THROTTLE_WINDOW_SECONDS", d.window, 1.0)?,
+        refusal_pause: vars.seconds("LOGIN_REFUSAL_PAUSE_SECONDS", d.refusal_pause, 0.0)?,
+    })
+}
+
+fn session_settings(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<SessionSettings, ConfigError> {
+    let d = SessionSettings::default();
+    Ok(SessionSettings {
+        lifetime: vars.seconds("SESSION_LIFETIME_SECONDS", d.lifetime, 1.0)?,
+        idle_timeout: vars.seconds("SESSION_IDLE_TIMEOUT_SECONDS", d.idle_timeout, 1.0)?,
+    })
+}
+
+fn limits(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    Ok(Limits {
+        personal_destinations_per_user: vars.count(
+            "MAX_PERSONAL_DESTINATIONS_PER_USER",
+            d.personal_destinations_per_user,
+        )?,
+        workspace_destinations: vars
+            .count("MAX_WORKSPACE_DESTINATIONS", d.workspace_destinations)?,
+        sidebar_sections: vars.count("MAX_SIDEBAR_SECTIONS", d.sidebar_sections)?,
+        api_tokens_per_user: vars.count("MAX_API_TOKENS_PER_USER", d.api_tokens_per_user)?,
+        sessions_per_user: vars.count("MAX_SESSIONS_PER_USER", d.sessions_per_user)?,
+        test_notifications_per_minute: vars.count(
+            "TEST_NOTIFICATIONS_PER_MINUTE",
+            d.test_notifications_per_minute,
+        )?,
+        resends_per_minute: vars.count("RESENDS_PER_MINUTE", d.resends_per_minute)?,
+        section_tests_per_minute: vars
+            .count("SECTION_TESTS_PER_MINUTE", d.section_tests_per_minute)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_use_the_embedded_database_and_seed_demo_data() {
+        let c = config(&[]).unwrap();
+        assert!(matches!(c.database, DatabaseSource::Embedded { .. }));
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.app_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(c.demo_data);
+        assert!(!c.outbound_allow_private && !c.outbound_allow_http);
+        assert_eq!(c.sidebar.cache_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn an_external_database_does_not_seed_demo_data_by_default() {
+        let c = config(&[("DATABASE_URL", "postgres://u:p@db/x")]).unwrap();
+        assert!(!c.demo_data);
+        assert_eq!(c.database_url(), Some("postgres://u:p@db/x"));
+    }
+
+    #[test]
+    fn bad_values_fail_with_the_variable_named() {
+        assert_eq!(
+            config(&[("BIND_ADDR", "nope")]).unwrap_err().variable,
+            "BIND_ADDR"
+        );
+        assert_eq!(
+            config(&[("APP_URL", "ftp://x")]).unwrap_err().variable,
+            "APP_URL"
+        );
+        assert_eq!(
+            config(&[("DATABASE_URL", "mysql://x")])
+                .unwrap_err()
+                .variable,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            config(&[("SMTP_URL", "http://x")]).unwrap_err().variable,
+            "SMTP_URL"
+        );
+        assert_eq!(
+            config(&[("OUTBOUND_ALLOW_HTTP", "maybe")])
+                .unwrap_err()
+                .variable,
+            "OUTBOUND_ALLOW_HTTP"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+            ("SMTP_URL", "smtp://a:s3cret@mail:25"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn app_url_is_read_and_decides_cookie_security() {
+        let c = config(&[("APP_URL", "https://help.example.com/")]).unwrap();
+        assert_eq!(
+            c.app_url.link("/tickets/4"),
+            "https://help.example.com/tickets/4"
+        );
+        assert!(c.cookies_secure());
+    }
+}

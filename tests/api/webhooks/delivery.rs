@@ -1,0 +1,301 @@
+//! Durable delivery: timeouts, retries, fairness between receivers, secrets, the log with
+//! Details and Resend, and pruning.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::receiver::{Behaviour, Receiver};
+
+#[tokio::test]
+async fn failures_are_retried_three_times_in_all_waiting_as_configured() {
+    let s = setup_with(&[("WEBHOOK_RETRY_DELAYS", "1,2")]).await;
+    let receiver = Receiver::start(Behaviour::Respond(500, "nope".into())).await;
+    let destination = s
+        .destination(&s.ws.agent, "personal", &receiver.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    let started = Instant::now();
+    let got = receiver.wait_for(3).await;
+    let ulids: Vec<Value> = got.iter().map(|c| body_of(c)["ulid"].clone()).collect();
+    assert!(
+        ulids.iter().all(|u| *u == ulids[0]),
+        "the ulid is stable across retries"
+    );
+    assert!(
+        got.iter().all(|c| c.body == got[0].body),
+        "every attempt sends the same bytes"
+    );
+    settle(&s.app.pool).await;
+    let log: Vec<Value> = s
+        .app
+        .api(&s.ws.agent)
+        .get(&format!(
+            "/api/webhook-destinations/{}/deliveries",
+            destination["id"]
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log[0]["status"], "failed");
+    let attempts = log[0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    let at = |i: usize| {
+        chrono::DateTime::parse_from_rfc3339(attempts[i]["started_at"].as_str().unwrap()).unwrap()
+    };
+    let ms = |i: usize| attempts[i]["duration_ms"].as_i64().unwrap();
+    let gap1 = (at(1) - at(0)).num_milliseconds() - ms(0);
+    let gap2 = (at(2) - at(1)).num_milliseconds() - ms(1);
+    assert!(
+        (1000..2500).contains(&gap1),
+        "waited {gap1} ms after the first failure"
+    );
+    assert!(
+        (2000..3500).contains(&gap2),
+        "waited {gap2} ms after the second failure"
+    );
+    assert!(attempts.iter().all(|a| a["response_status"] == 500));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(receiver.requests().len(), 3, "no fourth attempt");
+}
+
+#[tokio::test]
+async fn a_receiver_slower_than_five_seconds_fails_and_does_not_hold_up_others() {
+    let s = setup().await;
+    let slow = Receiver::start(Behaviour::Sleep(Duration::from_secs(10))).await;
+    let healthy = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    let slow_destination = s
+        .destination(&s.ws.admin, "workspace", &slow.url, &["ticketOpened"])
+        .await;
+    s.destination(&s.ws.admin, "workspace", &healthy.url, &["ticketOpened"])
+        .await;
+    let started = Instant::now();
+    for _ in 0..5 {
+        s.ticket(&s.ws.owner).await;
+    }
+    healthy.wait_for(5).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "healthy deliveries waited {:?}",
+        started.elapsed()
+    );
+    // Wait for the slow destination's first attempts to be cut and recorded.
+    let slow_id = slow_destination["id"].as_i64().unwrap();
+    eventually("the slow attempts are recorded", Duration::from_secs(20), || async {
+        let recorded: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.destination_id = $1",
+        )
+        .bind(slow_id)
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+        (recorded >= 5).then_some(())
+    })
+    .await;
+    let log: Vec<Value> = s
+        .app
+        .api(&s.ws.admin)
+        .get(&format!(
+            "/api/webhook-destinations/{}/deliveries",
+            slow_destination["id"]
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 5);
+    for delivery in &log {
+        let attempt = &delivery["attempts"][0];
+        assert_eq!(attempt["error"], "timed out");
+        let ms = attempt["duration_ms"].as_i64().unwrap();
+        assert!((4900..5600).contains(&ms), "cut at {ms} ms");
+    }
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_holds_only_its_share_of_attempts_however_long_its_backlog() {
+    // 4 attempts at once in all, 2 per destination; a retry 2 s after a failure.
+    let s = setup_with(&[
+        ("WEBHOOK_CONCURRENCY", "4"),
+        ("WEBHOOK_DESTINATION_CONCURRENCY", "2"),
+        ("WEBHOOK_RETRY_DELAYS", "2"),
+    ])
+    .await;
+    let hanging = Receiver::start(Behaviour::FailThenHang(8)).await;
+    let healthy = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&s.ws.admin, "workspace", &hanging.url, &["ticketOpened"])
+        .await;
+    // 8 deliveries fail at once, so their retries fall due together: a backlog at the head
+    // of the queue, of which the destination may take 2, not the 4 free slots.
+    for _ in 0..8 {
+        s.ticket(&s.ws.owner).await;
+    }
+    hanging.wait_for(8).await;
+    s.destination(&s.ws.admin, "workspace", &healthy.url, &["ticketOpened"])
+        .await;
+    hanging.wait_for(8 + 2).await;
+    let started = Instant::now();
+    for _ in 0..3 {
+        s.ticket(&s.ws.owner).await;
+    }
+    healthy.wait_for(3).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "healthy deliveries waited {:?} behind the hanging backlog",
+        started.elapsed()
+    );
+    assert_eq!(
+        hanging.requests().len(),
+        8 + 2,
+        "the hanging destination has exactly its 2 retries under way"
+    );
+}
+
+#[tokio::test]
+async fn regenerating_the_secret_invalidates_the_old_one_at_once() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    let destination = s
+        .destination(&s.ws.agent, "personal", &receiver.url, &["ticketOpened"])
+        .await;
+    let old = destination["secret"].as_str().unwrap().to_string();
+    assert!(old.starts_with("whsec_") && old.len() == 50, "{old}");
+    let rolled: Value = s
+        .app
+        .api(&s.ws.agent)
+        .post(
+            &format!(
+                "/api/webhook-destinations/{}/regenerate-secret",
+                destination["id"]
+            ),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new = rolled["secret"].as_str().unwrap();
+    assert_ne!(new, old);
+    s.ticket(&s.ws.owner).await;
+    let got = receiver.wait_for(1).await.remove(0);
+    let signature = got.headers["therethere-signature"].to_str().unwrap();
+    assert!(therethere::outbound::signature::verify_hex(
+        new.as_bytes(),
+        &got.body,
+        signature
+    ));
+    assert!(!therethere::outbound::signature::verify_hex(
+        old.as_bytes(),
+        &got.body,
+        signature
+    ));
+}
+
+#[tokio::test]
+async fn the_log_shows_details_and_resend_repeats_the_same_payload() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(202, r#"{"received":true}"#.into())).await;
+    let destination = s
+        .destination(&s.ws.agent, "personal", &receiver.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    s.ticket(&s.ws.owner).await;
+    receiver.wait_for(2).await;
+    settle(&s.app.pool).await;
+    let api = s.app.api(&s.ws.agent);
+    let log: Vec<Value> = api
+        .get(&format!(
+            "/api/webhook-destinations/{}/deliveries",
+            destination["id"]
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(
+        log[0]["id"].as_i64() > log[1]["id"].as_i64(),
+        "newest first"
+    );
+    assert_eq!(log[0]["status"], "succeeded");
+    assert_eq!(log[0]["event_type"], "ticketOpened");
+    assert_eq!(log[0]["attempts"][0]["response_status"], 202);
+    let page2: Vec<Value> = api
+        .get(&format!(
+            "/api/webhook-destinations/{}/deliveries?limit=1&before={}",
+            destination["id"], log[0]["id"]
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page2.len(), 1);
+    assert_eq!(page2[0]["id"], log[1]["id"]);
+
+    let id = log[0]["id"].as_i64().unwrap();
+    let detail: Value = api
+        .get(&format!("/api/webhook-deliveries/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let attempt = &detail["attempts_detail"][0];
+    let headers = attempt["request_headers"].as_array().unwrap();
+    assert!(
+        headers
+            .iter()
+            .any(|h| h[0] == "therethere-signature" && h[1].as_str().unwrap().len() == 64)
+    );
+    assert_eq!(attempt["response_body"], r#"{"received":true}"#);
+    assert_eq!(
+        body_of_str(detail["payload"].as_str().unwrap())["ulid"],
+        detail["ulid"]
+    );
+
+    let original = receiver
+        .requests()
+        .into_iter()
+        .find(|c| body_of(c)["ulid"] == detail["ulid"])
+        .unwrap();
+    let resent: Value = api
+        .post(&format!("/api/webhook-deliveries/{id}/resend"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resent["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(resent["attempts"][1]["trigger"], "resend");
+    let again = receiver.wait_for(3).await.pop().unwrap();
+    assert_eq!(again.body, original.body, "same body, same ulid");
+}
+
+fn body_of_str(s: &str) -> Value {
+    serde_json::from_str(s).unwrap()
+}
+
+#[tokio::test]
+async fn old_log_entries_are_pruned() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&s.ws.agent, "personal", &receiver.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    s.ticket(&s.ws.owner).await;
+    settle(&s.app.pool).await;
+    sqlx::query("UPDATE webhook_deliveries SET created_at = now() - interval '31 days' WHERE id = (SELECT min(id) FROM webhook_deliveries)")
+        .execute(&s.app.pool)
+        .await
+        .unwrap();
+    let pruned =
+        therethere::webhooks::deliveries::prune_log(&s.app.pool, Duration::from_secs(30 * 86_400))
+            .await
+            .unwrap();
+    assert_eq!(pruned, 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries")
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}
