@@ -38,13 +38,7 @@ async fn the_api_refuses_unknown_and_malformed_tokens() {
 async fn an_api_token_acts_as_its_user_and_records_its_use() {
     let app = spawn_app().await;
     let ws = app.create_workspace("Acme").await;
-    let me: serde_json::Value = app
-        .api(&ws.agent)
-        .get("/api/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = app.api(&ws.agent).get_json("/api/me").await;
     assert_eq!(me["user"]["email"], ws.agent.email);
     assert_eq!(me["user"]["role"], "agent");
     assert_eq!(me["workspace"]["name"], "Acme");

@@ -79,16 +79,11 @@ async fn lists_show_only_the_callers_workspace() {
         .post("/api/channels", &json!({"name": "Their channel"}))
         .await;
     let api = app.api(&ours.agent);
-    let tickets: serde_json::Value = api
-        .get("/api/tickets?status=all")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tickets: serde_json::Value = api.get_json("/api/tickets?status=all").await;
     assert_eq!(tickets.as_array().unwrap().len(), 0);
-    let channels: serde_json::Value = api.get("/api/channels").await.json().await.unwrap();
+    let channels: serde_json::Value = api.get_json("/api/channels").await;
     assert_eq!(channels.as_array().unwrap().len(), 0);
-    let users: serde_json::Value = api.get("/api/users").await.json().await.unwrap();
+    let users: serde_json::Value = api.get_json("/api/users").await;
     let emails: Vec<&str> = users
         .as_array()
         .unwrap()

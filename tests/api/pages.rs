@@ -195,13 +195,7 @@ async fn admins_add_channels_from_settings() {
         .submit("/settings/channels", &[("name", "billing")])
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let channels: serde_json::Value = app
-        .api(&ws.agent)
-        .get("/api/channels")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let channels: serde_json::Value = app.api(&ws.agent).get_json("/api/channels").await;
     assert_eq!(
         channels,
         json!([{"id": channels[0]["id"], "name": "Billing"}])

@@ -33,13 +33,7 @@ async fn only_owners_and_admins_create_channels() {
             .status(),
         StatusCode::CREATED
     );
-    let channels: serde_json::Value = app
-        .api(&ws.agent)
-        .get("/api/channels")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let channels: serde_json::Value = app.api(&ws.agent).get_json("/api/channels").await;
     assert_eq!(
         channels.as_array().unwrap().len(),
         2,

@@ -37,11 +37,8 @@ async fn receiving_a_ticket_creates_it_with_its_first_message_and_records_ticket
     let id = ticket["id"].as_i64().unwrap();
     let detail: Value = app
         .api(&ws.agent)
-        .get(&format!("/api/tickets/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/tickets/{id}"))
+        .await;
     assert_eq!(detail["messages"][0]["from"], "contact");
     assert_eq!(detail["messages"][0]["body"], "Hello, I need help.");
 
@@ -155,12 +152,7 @@ async fn a_contact_reply_to_a_closed_ticket_reopens_it() {
         &json!({"from": "contact", "body": "It broke again"}),
     )
     .await;
-    let detail: Value = api
-        .get(&format!("/api/tickets/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = api.get_json(&format!("/api/tickets/{id}")).await;
     assert_eq!(detail["status"], "open");
     assert_eq!(
         app.event_kinds(id).await,
@@ -352,11 +344,8 @@ async fn the_events_endpoint_lists_a_tickets_activity() {
         .await;
     let events: Value = app
         .api(&ws.agent)
-        .get(&format!("/api/tickets/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/tickets/{id}/events"))
+        .await;
     let kinds: Vec<&str> = events
         .as_array()
         .unwrap()
@@ -385,30 +374,9 @@ async fn listing_tickets_filters_by_status() {
         .await;
     let count = |v: Value| v.as_array().unwrap().len();
     let api = app.api(&ws.agent);
-    assert_eq!(
-        count(api.get("/api/tickets").await.json().await.unwrap()),
-        1
-    );
-    assert_eq!(
-        count(
-            api.get("/api/tickets?status=closed")
-                .await
-                .json()
-                .await
-                .unwrap()
-        ),
-        1
-    );
-    assert_eq!(
-        count(
-            api.get("/api/tickets?status=all")
-                .await
-                .json()
-                .await
-                .unwrap()
-        ),
-        2
-    );
+    assert_eq!(count(api.get_json("/api/tickets").await), 1);
+    assert_eq!(count(api.get_json("/api/tickets?status=closed").await), 1);
+    assert_eq!(count(api.get_json("/api/tickets?status=all").await), 2);
 }
 
 #[tokio::test]

@@ -76,6 +76,11 @@ impl Api {
             .unwrap()
     }
 
+    /// GETs `path` and reads its JSON body, whatever the status.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.get(path).await.json().await.unwrap()
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Response {
         self.auth(self.client.post(format!("{}{path}", self.base)))
             .json(body)

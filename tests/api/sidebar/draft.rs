@@ -118,7 +118,7 @@ async fn a_section_saved_disabled_is_not_called_until_it_is_enabled() {
         )
         .await;
     let path = format!("/api/tickets/{}/sidebar", ticket["id"]);
-    let sidebar: Value = app.api(&ws.agent).get(&path).await.json().await.unwrap();
+    let sidebar: Value = app.api(&ws.agent).get_json(&path).await;
     assert_eq!(sidebar[0]["status"], "disabled", "{sidebar}");
     assert!(endpoint.requests().is_empty());
 
@@ -127,7 +127,7 @@ async fn a_section_saved_disabled_is_not_called_until_it_is_enabled() {
         app.api(&ws.admin).post(&enable, &json!({})).await.status(),
         StatusCode::OK
     );
-    let sidebar: Value = app.api(&ws.agent).get(&path).await.json().await.unwrap();
+    let sidebar: Value = app.api(&ws.agent).get_json(&path).await;
     assert_eq!(sidebar[0]["status"], "ok", "{sidebar}");
     assert_eq!(endpoint.requests().len(), 1);
 }

@@ -47,11 +47,8 @@ async fn the_last_good_answer_is_shown_marked_stale_when_the_endpoint_fails() {
     let (app, ws, section, ticket) = setup(&endpoint).await;
     let api = app.api(&ws.agent);
     let first: Vec<Value> = api
-        .get(&format!("/api/tickets/{ticket}/sidebar"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/tickets/{ticket}/sidebar"))
+        .await;
     assert_eq!(
         (first[0]["status"].clone(), first[0]["stale"].clone()),
         (json!("ok"), json!(false))
@@ -78,11 +75,8 @@ async fn the_last_good_answer_is_shown_marked_stale_when_the_endpoint_fails() {
     assert_eq!(load["error"], "the endpoint answered HTTP 500");
     let section_row: Value = app
         .api(&ws.admin)
-        .get(&format!("/api/sidebar-sections/{section}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/sidebar-sections/{section}"))
+        .await;
     assert_eq!(
         section_row["consecutive_failures"], 1,
         "the failure still counts"
@@ -237,11 +231,8 @@ async fn the_section_page_shows_endpoint_authors_an_exact_signing_example() {
     let (app, ws, section, _) = setup(&endpoint).await;
     let secret = app
         .api(&ws.admin)
-        .get(&format!("/api/sidebar-sections/{section}"))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["secret"]
+        .get_json::<Value>(&format!("/api/sidebar-sections/{section}"))
+        .await["secret"]
         .as_str()
         .unwrap()
         .to_string();

@@ -88,10 +88,7 @@ impl Setup {
     async fn section_row(&self, id: i64) -> Value {
         self.app
             .api(&self.ws.admin)
-            .get(&format!("/api/sidebar-sections/{id}"))
+            .get_json(&format!("/api/sidebar-sections/{id}"))
             .await
-            .json()
-            .await
-            .unwrap()
     }
 }

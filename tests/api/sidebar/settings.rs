@@ -19,20 +19,14 @@ async fn secrets_are_generated_strong_and_shown_only_to_owners_and_admins() {
     let as_agent: Vec<Value> = s
         .app
         .api(&s.ws.agent)
-        .get("/api/sidebar-sections")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/sidebar-sections")
+        .await;
     assert!(as_agent[0].get("secret").is_none());
     let as_owner: Vec<Value> = s
         .app
         .api(&s.ws.owner)
-        .get("/api/sidebar-sections")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/sidebar-sections")
+        .await;
     assert_eq!(as_owner[0]["secret"], secret);
     let (status, _, _) = error_of(
         s.app
@@ -154,11 +148,8 @@ async fn sections_are_ordered_and_reordered() {
     let list: Vec<Value> = s
         .app
         .api(&s.ws.admin)
-        .get("/api/sidebar-sections")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/sidebar-sections")
+        .await;
     let titles: Vec<&str> = list.iter().map(|v| v["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["C", "A", "B"]);
     let ticket = s.ticket("jane@example.com", Some(s.channel)).await;
@@ -176,11 +167,8 @@ async fn sections_are_ordered_and_reordered() {
     let list: Vec<Value> = s
         .app
         .api(&s.ws.admin)
-        .get("/api/sidebar-sections")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/sidebar-sections")
+        .await;
     let titles: Vec<&str> = list.iter().map(|v| v["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["C", "B", "A"]);
 }

@@ -31,14 +31,11 @@ async fn failures_are_retried_three_times_in_all_waiting_as_configured() {
     let log: Vec<Value> = s
         .app
         .api(&s.ws.agent)
-        .get(&format!(
+        .get_json(&format!(
             "/api/webhook-destinations/{}/deliveries",
             destination["id"]
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(log[0]["status"], "failed");
     let attempts = log[0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
@@ -97,14 +94,11 @@ async fn a_receiver_slower_than_five_seconds_fails_and_does_not_hold_up_others()
     let log: Vec<Value> = s
         .app
         .api(&s.ws.admin)
-        .get(&format!(
+        .get_json(&format!(
             "/api/webhook-destinations/{}/deliveries",
             slow_destination["id"]
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(log.len(), 5);
     for delivery in &log {
         let attempt = &delivery["attempts"][0];
@@ -206,14 +200,11 @@ async fn the_log_shows_details_and_resend_repeats_the_same_payload() {
     settle(&s.app.pool).await;
     let api = s.app.api(&s.ws.agent);
     let log: Vec<Value> = api
-        .get(&format!(
+        .get_json(&format!(
             "/api/webhook-destinations/{}/deliveries",
             destination["id"]
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(log.len(), 2);
     assert!(
         log[0]["id"].as_i64() > log[1]["id"].as_i64(),
@@ -223,24 +214,16 @@ async fn the_log_shows_details_and_resend_repeats_the_same_payload() {
     assert_eq!(log[0]["event_type"], "ticketOpened");
     assert_eq!(log[0]["attempts"][0]["response_status"], 202);
     let page2: Vec<Value> = api
-        .get(&format!(
+        .get_json(&format!(
             "/api/webhook-destinations/{}/deliveries?limit=1&before={}",
             destination["id"], log[0]["id"]
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(page2.len(), 1);
     assert_eq!(page2[0]["id"], log[1]["id"]);
 
     let id = log[0]["id"].as_i64().unwrap();
-    let detail: Value = api
-        .get(&format!("/api/webhook-deliveries/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let detail: Value = api.get_json(&format!("/api/webhook-deliveries/{id}")).await;
     let attempt = &detail["attempts_detail"][0];
     let headers = attempt["request_headers"].as_array().unwrap();
     assert!(

@@ -92,12 +92,7 @@ async fn destinations_follow_the_rules_of_scope_and_ownership() {
             .status(),
             StatusCode::NOT_FOUND
         );
-        let listed: Vec<Value> = api
-            .get("/api/webhook-destinations")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let listed: Vec<Value> = api.get_json("/api/webhook-destinations").await;
         assert!(
             listed.iter().all(|d| d["id"] != personal["id"]),
             "another's personal destination is never listed"
@@ -110,12 +105,7 @@ async fn destinations_follow_the_rules_of_scope_and_ownership() {
             .status(),
         StatusCode::NOT_FOUND
     );
-    let mine: Vec<Value> = agent
-        .get("/api/webhook-destinations")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Vec<Value> = agent.get_json("/api/webhook-destinations").await;
     assert_eq!(mine.len(), 1);
     let other_ws = s.app.create_workspace("Globex").await;
     assert_eq!(
