@@ -27,8 +27,6 @@ pub mod outbound;
 pub mod server;
 /// Custom sidebar sections: configuration, fetching with cache and auto-disable, rendering.
 pub mod sidebar;
-/// Shared application state handed to every handler.
-pub mod state;
 /// `therethere verify`: checking a delivery's signatures as a receiver would.
 pub mod verify;
 /// The HTTP surface: the JSON API and the server-rendered pages.

@@ -13,7 +13,7 @@ use crate::mail::sender::MailSender;
 use crate::config::{Config, DatabaseSource};
 use crate::db::{self, EmbeddedPostgres, embedded::ClusterOptions};
 use crate::helpdesk::workspaces::count_workspaces;
-use crate::state::AppState;
+use crate::web::state::AppState;
 use crate::{demo, web};
 
 /// An open database, and the embedded server behind it when there is one.
@@ -98,7 +98,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
-    let mail = MailSender::new(state.pool().clone(), state.config())?;
+    let mail = MailSender::new(state.pool().clone(), &state.config().mail)?;
     let credentials = {
         let (state, cancel) = (state.clone(), cancel.clone());
         // A connection of its own, so a full request pool cannot keep it from listening.

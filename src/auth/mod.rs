@@ -8,7 +8,6 @@ pub mod csrf;
 pub mod current_user;
 pub mod login;
 pub mod login_throttle;
-pub mod password;
 pub mod password_pool;
 pub mod secret_token;
 pub mod sessions;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-use super::password;
+use crate::helpdesk::password;
 
 type Job = Box<dyn FnOnce() + Send>;
 

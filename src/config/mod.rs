@@ -54,10 +54,32 @@ use crate::app_url::AppUrl;
 use crate::auth::login_throttle::ThrottlePolicy;
 use crate::auth::sessions::SessionSettings;
 use crate::limits::Limits;
+use crate::mail::MailSettings;
 use crate::sidebar::SidebarSettings;
-use crate::web::connections::HttpSettings;
 use crate::webhooks::{RetryPolicy, WebhookSettings};
 use vars::Vars;
+
+/// How long clients may take, and how much the service takes on at once (`HTTP_*` settings).
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// A request's headers must arrive within this; it is also how long an idle keep-alive
+    /// connection stays open (hyper's header timer runs while it waits for the next request).
+    pub header_read_timeout: Duration,
+    /// A whole request, body and handler, must finish within this.
+    pub request_timeout: Duration,
+    /// Requests handled at once per instance; more are refused with 503 at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            header_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 512,
+        }
+    }
+}
 
 /// Where the database comes from.
 #[derive(Debug, Clone)]
@@ -73,8 +95,7 @@ pub struct Config {
     pub database: DatabaseSource,
     pub bind_addr: SocketAddr,
     pub app_url: AppUrl,
-    pub smtp_url: Option<SecretString>,
-    pub mail_from: String,
+    pub mail: MailSettings,
     pub outbound_allow_private: bool,
     pub outbound_allow_http: bool,
     pub demo_data: bool,
@@ -128,10 +149,12 @@ impl Config {
         Ok(Config {
             app_url: app_url(&vars, bind_addr)?,
             bind_addr,
-            smtp_url: vars.optional("SMTP_URL", parse_smtp_url)?,
-            mail_from: vars
-                .text("MAIL_FROM")
-                .unwrap_or_else(|| "There There <noreply@localhost>".into()),
+            mail: MailSettings {
+                smtp_url: vars.optional("SMTP_URL", parse_smtp_url)?,
+                from: vars
+                    .text("MAIL_FROM")
+                    .unwrap_or_else(|| "There There <noreply@localhost>".into()),
+            },
             outbound_allow_private: vars.flag("OUTBOUND_ALLOW_PRIVATE", false)?,
             outbound_allow_http: vars.flag("OUTBOUND_ALLOW_HTTP", false)?,
             demo_data: vars.flag("DEMO_DATA", embedded)?,

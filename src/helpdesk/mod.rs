@@ -8,6 +8,7 @@ pub mod fields;
 pub mod mentions;
 pub mod messages;
 pub mod notes;
+pub mod password;
 pub mod ticket_lock;
 pub mod tickets;
 pub mod users;

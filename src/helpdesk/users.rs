@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::fields;
-use crate::auth::password;
+use super::password;
 use crate::error::{AppError, ConstraintConflict, ResultExt};
 
 /// A user as shown on a ticket: enough to name them.

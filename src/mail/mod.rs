@@ -4,4 +4,14 @@
 pub mod outbox;
 pub mod sender;
 
+use secrecy::SecretString;
+
 pub use outbox::{OutgoingMail, enqueue_mail};
+
+/// Where mail goes (`SMTP_URL`; unset: kept in the outbox and logged) and who it is from
+/// (`MAIL_FROM`).
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub smtp_url: Option<SecretString>,
+    pub from: String,
+}

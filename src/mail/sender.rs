@@ -10,8 +10,8 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use super::MailSettings;
 use super::outbox::{self, NOTIFY_CHANNEL, QueuedMail};
-use crate::config::Config;
 
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
 const LEASE_SECONDS: i64 = 60;
@@ -23,15 +23,15 @@ pub struct MailSender {
 }
 
 impl MailSender {
-    pub fn new(pool: PgPool, config: &Config) -> anyhow::Result<Self> {
-        let transport = match &config.smtp_url {
+    pub fn new(pool: PgPool, settings: &MailSettings) -> anyhow::Result<Self> {
+        let transport = match &settings.smtp_url {
             Some(url) => {
                 Some(AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())?.build())
             }
             None => None,
         };
-        let from = config
-            .mail_from
+        let from = settings
+            .from
             .parse()
             .map_err(|e| anyhow::anyhow!("MAIL_FROM is not a valid address: {e}"))?;
         Ok(MailSender {

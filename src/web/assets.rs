@@ -4,7 +4,7 @@ use axum::Router;
 use axum::http::header;
 use axum::routing::get;
 
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 const STYLE_CSS: &str = include_str!("../../assets/style.css");
 const APP_JS: &str = include_str!("../../assets/app.js");

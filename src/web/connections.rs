@@ -15,27 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
-/// How long clients may take, and how much the service takes on at once (`HTTP_*` settings).
-#[derive(Debug, Clone)]
-pub struct HttpSettings {
-    /// A request's headers must arrive within this; it is also how long an idle keep-alive
-    /// connection stays open (hyper's header timer runs while it waits for the next request).
-    pub header_read_timeout: Duration,
-    /// A whole request, body and handler, must finish within this.
-    pub request_timeout: Duration,
-    /// Requests handled at once per instance; more are refused with 503 at once.
-    pub max_in_flight: usize,
-}
-
-impl Default for HttpSettings {
-    fn default() -> Self {
-        HttpSettings {
-            header_read_timeout: Duration::from_secs(30),
-            request_timeout: Duration::from_secs(30),
-            max_in_flight: 512,
-        }
-    }
-}
+use crate::config::HttpSettings;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then waits for requests in flight
 /// (idle connections close at once).

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::db;
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod health;
 pub mod pages;
 pub mod redirect;
+pub mod state;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
@@ -22,7 +23,7 @@ use tower_http::request_id::{
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 /// Only our own scripts and styles run; third-party data rendered in pages can never add any.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

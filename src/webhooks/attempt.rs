@@ -5,9 +5,20 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::queue::ClaimedDelivery;
 use crate::outbound::signature::{WEBHOOK_SIGNATURE_HEADER, standard_webhook_headers};
 use crate::outbound::{Exchange, OutboundClient, Signing};
+
+/// A delivery claimed for one attempt, with its destination as it is now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub destination_id: i64,
+    pub ulid: String,
+    pub payload: String,
+    pub attempts: i32,
+    pub url: String,
+    pub secret: String,
+}
 
 /// One signed POST of the delivery's exact payload, with the destination's current secret:
 /// the spec's `ThereThere-Signature`, plus the Standard Webhooks headers so any Standard

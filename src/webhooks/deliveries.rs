@@ -9,10 +9,10 @@ use serde_json::Value;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::attempt::{self, AttemptRecord};
+use super::attempt::{self, AttemptRecord, ClaimedDelivery};
 use super::destinations::{Destination, get_destination};
 use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
-use super::queue::{self, ClaimedDelivery};
+use super::queue;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::helpdesk::new_ulid;

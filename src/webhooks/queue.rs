@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
 
-use super::attempt::AttemptRecord;
+use super::attempt::{AttemptRecord, ClaimedDelivery};
 use super::retry::{Next, RetryPolicy};
 
 /// Postgres channel notified when deliveries are queued.
@@ -80,18 +80,6 @@ pub async fn insert_deliveries(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// A delivery claimed for one attempt, with its destination as it is now.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ClaimedDelivery {
-    pub id: i64,
-    pub destination_id: i64,
-    pub ulid: String,
-    pub payload: String,
-    pub attempts: i32,
-    pub url: String,
-    pub secret: String,
 }
 
 /// How many more attempts each destination may have under way on this instance.

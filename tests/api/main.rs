@@ -2,6 +2,7 @@
 
 mod abuse_limits;
 mod abuse_logins;
+mod architecture;
 mod auth;
 mod browser;
 mod cli;

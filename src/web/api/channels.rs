@@ -9,7 +9,7 @@ use super::extract::AppJson;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::channels::{self, Channel};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewChannel {

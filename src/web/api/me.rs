@@ -9,7 +9,7 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::users::User;
 use crate::helpdesk::workspaces::{Workspace, get_workspace};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {

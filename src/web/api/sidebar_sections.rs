@@ -9,7 +9,7 @@ use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
 use crate::sidebar::sections::{self, Section, SectionInput};
 use crate::sidebar::{LoadMode, SectionLoad, TestReport};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[utoipa::path(get, path = "/api/sidebar-sections", tag = "sidebar",
     responses((status = 200, body = Vec<Section>), (status = 401, body = ErrorBody)))]

@@ -12,7 +12,7 @@ use crate::helpdesk::events::{self, Event};
 use crate::helpdesk::messages::{self, Author, Message};
 use crate::helpdesk::notes::{self, Note};
 use crate::helpdesk::tickets::{self, NewTicket, Ticket, TicketDetail, TicketFilter, TicketStatus};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {

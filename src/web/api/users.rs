@@ -6,7 +6,7 @@ use super::extract::AppJson;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::users::{self, User};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[utoipa::path(get, path = "/api/users", tag = "users",
     responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody)))]

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
-use crate::state::AppState;
+use crate::web::state::AppState;
 use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput};
 

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use super::{PageError, PageUser, render};
 use crate::auth::{csrf, login, sessions};
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::web::client_address::ClientAddress;
 use crate::web::redirect;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 
 use crate::auth::{CurrentUser, csrf};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

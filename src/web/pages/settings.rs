@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::helpdesk::channels::{self, Channel};
 use crate::helpdesk::users::User;
 use crate::helpdesk::workspaces::{Workspace, get_workspace};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "settings/profile.html")]

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::helpdesk::channels::{Channel, list_channels};
 use crate::sidebar::sections::{self, FAILURE_LIMIT, Section, SectionInput};
 use crate::sidebar::{self, LoadMode, TestReport, render};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "sidebar_sections/list.html")]

@@ -14,7 +14,7 @@ use crate::helpdesk::tickets::{self, Ticket, TicketDetail, TicketFilter, TicketS
 use crate::helpdesk::users::{self, User};
 use crate::helpdesk::{messages, notes};
 use crate::sidebar::sections::{Section, sections_for_channel};
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 #[derive(Template)]
 #[template(path = "tickets/list.html")]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::state::AppState;
 use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput, Scope};
 use crate::webhooks::event_types::EventType;

@@ -9,7 +9,7 @@ use therethere::config::Config;
 use therethere::helpdesk::users::{NewUser, Role, create_user};
 use therethere::helpdesk::workspaces::create_workspace;
 use therethere::limits::Limits;
-use therethere::state::AppState;
+use therethere::web::state::AppState;
 use tokio::sync::oneshot;
 
 use super::database::{create_database, server};
