@@ -6,12 +6,14 @@
 
 pub mod cache;
 pub mod call;
+pub mod configure;
 pub mod failures;
 pub mod items;
 pub mod lease;
 pub mod load;
 pub mod refresh_limit;
 pub mod render;
+pub mod section_input;
 pub mod sections;
 pub mod single_flight;
 pub mod test_call;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::sections::{self, Section};
-use super::{Sidebar, call, items, render};
+use super::{Sidebar, call, items, render, section_input};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::limits::{RatedAction, rate};
@@ -84,8 +84,8 @@ impl Sidebar {
         secret: Option<&str>,
     ) -> Result<(TestReport, String), AppError> {
         sections::ensure_may_manage(user)?;
-        let endpoint = sections::check_endpoint(&self.0.outbound, endpoint_url).await?;
-        let secret = sections::secret_or_generated(secret)?;
+        let endpoint = section_input::check_endpoint(&self.0.outbound, endpoint_url).await?;
+        let secret = section_input::secret_or_generated(secret)?;
         rate::hit(
             self.pool(),
             &self.0.limits,

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::attempt::{self, AttemptRecord};
 use super::queue::{self, AutomaticAttempt};
+use super::retry::RetryPolicy;
 use super::{WebhookSettings, deliveries, fanout};
 use crate::app_url::AppUrl;
 use crate::db::notifications::Notifications;
@@ -90,71 +91,32 @@ pub async fn run(
 ) {
     let (records, recorded) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record_batches(pool.clone(), recorded));
-    let policy = Arc::new(settings.retry.clone());
-    let slots = Arc::new(Semaphore::new(settings.concurrency));
-    let in_flight = Arc::new(InFlight::default());
+    let attempts = Attempts {
+        pool: pool.clone(),
+        client,
+        policy: Arc::new(settings.retry.clone()),
+        slots: Arc::new(Semaphore::new(settings.concurrency)),
+        in_flight: Arc::new(InFlight::default()),
+        records,
+        settings: settings.clone(),
+    };
     // Fan-out runs beside delivery: events arriving steadily must not hold up attempts.
     let fan_out = tokio::spawn(fan_out_loop(app_url, pool.clone(), cancel.clone()));
     let mut notifications = Notifications::new(&pool, &[queue::NOTIFY_CHANNEL]);
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
-    loop {
-        if cancel.is_cancelled() {
-            break;
-        }
-        let mut claim_again = false;
-        let free = slots.available_permits();
-        if free > 0 {
-            let cap = settings.destination_concurrency;
-            let room = in_flight.room(cap);
-            let limit = free.min(CLAIM_BATCH);
-            match queue::claim_due(&pool, limit as i64, settings.lease, &room).await {
-                Ok(batch) => {
-                    // Every destination gave what its room allows: a short batch means
-                    // nothing more is due for now.
-                    claim_again = batch.len() == limit;
-                    for delivery in batch {
-                        let permit = slots
-                            .clone()
-                            .acquire_owned()
-                            .await
-                            .expect("the semaphore is never closed");
-                        in_flight.start(delivery.destination_id);
-                        let (client, policy, in_flight, records) = (
-                            client.clone(),
-                            policy.clone(),
-                            in_flight.clone(),
-                            records.clone(),
-                        );
-                        tokio::spawn(async move {
-                            let destination = delivery.destination_id;
-                            let started_at = Utc::now();
-                            let exchange = attempt::attempt(&client, &delivery).await;
-                            let record = AttemptRecord::new(delivery.id, started_at, &exchange);
-                            // The delivery stays leased until its record is written.
-                            let _ = records.send(AutomaticAttempt::new(&delivery, record, &policy));
-                            drop(permit);
-                            in_flight.finish(destination);
-                        });
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "claiming webhook deliveries failed"),
-            }
-        }
+    while !cancel.is_cancelled() {
+        let claim_again = attempts.start_due().await;
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = tokio::time::Instant::now();
-            match deliveries::prune_log(&pool, settings.log_retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(deleted = n, "pruned old webhook deliveries"),
-                Err(err) => tracing::warn!(error = %err, "pruning webhook deliveries failed"),
-            }
+            prune(&pool, settings.log_retention).await;
         }
-        if claim_again && slots.available_permits() > 0 {
+        if claim_again && attempts.slots.available_permits() > 0 {
             continue;
         }
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = notifications.next() => {},
-            _ = in_flight.freed.notified() => {},
+            _ = attempts.in_flight.freed.notified() => {},
             _ = tokio::time::sleep(POLL_INTERVAL) => {},
         }
     }
@@ -162,14 +124,84 @@ pub async fn run(
     // Let attempts under way finish and record; unclaimed work stays queued for next time.
     let _ = tokio::time::timeout(
         Duration::from_secs(10),
-        slots.acquire_many(settings.concurrency as u32),
+        attempts.slots.acquire_many(settings.concurrency as u32),
     )
     .await;
-    drop(records);
+    drop(attempts);
     let _ = recorder.await;
     // Closing waits for every connection to come back, the listener's too.
     drop(notifications);
     crate::db::close_within(&pool, Duration::from_secs(5)).await;
+}
+
+/// What starting attempts needs: the slots of this instance and of each destination, and
+/// where finished attempts go to be recorded.
+struct Attempts {
+    pool: PgPool,
+    client: OutboundClient,
+    policy: Arc<RetryPolicy>,
+    slots: Arc<Semaphore>,
+    in_flight: Arc<InFlight>,
+    records: mpsc::UnboundedSender<AutomaticAttempt>,
+    settings: WebhookSettings,
+}
+
+impl Attempts {
+    /// Claims what is due, as much as the free slots and each destination's room allow, and
+    /// starts each attempt as a task of its own. True when the batch was full (claim again).
+    async fn start_due(&self) -> bool {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return false;
+        }
+        let room = self.in_flight.room(self.settings.destination_concurrency);
+        let limit = free.min(CLAIM_BATCH);
+        let batch =
+            match queue::claim_due(&self.pool, limit as i64, self.settings.lease, &room).await {
+                Ok(batch) => batch,
+                Err(err) => {
+                    tracing::warn!(error = %err, "claiming webhook deliveries failed");
+                    return false;
+                }
+            };
+        // Every destination gave what its room allows: a short batch means nothing more is
+        // due for now.
+        let full = batch.len() == limit;
+        for delivery in batch {
+            let permit = self
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            self.in_flight.start(delivery.destination_id);
+            let (client, policy, in_flight, records) = (
+                self.client.clone(),
+                self.policy.clone(),
+                self.in_flight.clone(),
+                self.records.clone(),
+            );
+            tokio::spawn(async move {
+                let destination = delivery.destination_id;
+                let started_at = Utc::now();
+                let exchange = attempt::attempt(&client, &delivery).await;
+                let record = AttemptRecord::new(delivery.id, started_at, &exchange);
+                // The delivery stays leased until its record is written.
+                let _ = records.send(AutomaticAttempt::new(&delivery, record, &policy));
+                drop(permit);
+                in_flight.finish(destination);
+            });
+        }
+        full
+    }
+}
+
+async fn prune(pool: &PgPool, retention: Duration) {
+    match deliveries::prune_log(pool, retention).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "pruned old webhook deliveries"),
+        Err(err) => tracing::warn!(error = %err, "pruning webhook deliveries failed"),
+    }
 }
 
 /// Writes finished attempts in batches: whatever arrived while the previous write ran.

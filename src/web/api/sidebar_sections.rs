@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use super::extract::{AppJson, AppPath};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
-use crate::sidebar::sections::{self, Section, SectionInput};
+use crate::sidebar::configure;
+use crate::sidebar::section_input::SectionInput;
+use crate::sidebar::sections::{self, Section};
 use crate::sidebar::{LoadMode, SectionLoad, TestReport};
 use crate::web::state::AppState;
 
@@ -29,7 +31,7 @@ pub async fn create_section(
     current: CurrentUser,
     AppJson(input): AppJson<SectionInput>,
 ) -> Result<(StatusCode, AppJson<Section>), AppError> {
-    let section = sections::create_section(
+    let section = configure::create_section(
         state.pool(),
         state.outbound(),
         &state.config().limits,
@@ -63,7 +65,7 @@ pub async fn update_section(
     AppJson(input): AppJson<SectionInput>,
 ) -> Result<AppJson<Section>, AppError> {
     let section =
-        sections::update_section(state.pool(), state.outbound(), &current, id, input).await?;
+        configure::update_section(state.pool(), state.outbound(), &current, id, input).await?;
     Ok(AppJson(section))
 }
 
@@ -74,7 +76,7 @@ pub async fn delete_section(
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<StatusCode, AppError> {
-    sections::delete_section(state.pool(), &current, id).await?;
+    configure::delete_section(state.pool(), &current, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,7 +137,7 @@ pub async fn enable_section(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Section>, AppError> {
     Ok(AppJson(
-        sections::set_enabled(state.pool(), &current, id, true).await?,
+        configure::set_enabled(state.pool(), &current, id, true).await?,
     ))
 }
 
@@ -147,7 +149,7 @@ pub async fn disable_section(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Section>, AppError> {
     Ok(AppJson(
-        sections::set_enabled(state.pool(), &current, id, false).await?,
+        configure::set_enabled(state.pool(), &current, id, false).await?,
     ))
 }
 

@@ -12,7 +12,9 @@ use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::helpdesk::channels::{Channel, list_channels};
-use crate::sidebar::sections::{self, FAILURE_LIMIT, Section, SectionInput};
+use crate::sidebar::configure;
+use crate::sidebar::section_input::SectionInput;
+use crate::sidebar::sections::{self, FAILURE_LIMIT, Section};
 use crate::sidebar::{self, LoadMode, TestReport, render};
 use crate::web::state::AppState;
 
@@ -248,7 +250,7 @@ pub async fn create(
     jar: CookieJar,
     Form(form): Form<SectionForm>,
 ) -> Result<Response, PageError> {
-    match sections::create_section(
+    match configure::create_section(
         state.pool(),
         state.outbound(),
         &state.config().limits,
@@ -284,7 +286,7 @@ pub async fn update(
     if input.secret.as_deref() == Some("") {
         input.secret = None;
     }
-    match sections::update_section(state.pool(), state.outbound(), &user, id, input).await {
+    match configure::update_section(state.pool(), state.outbound(), &user, id, input).await {
         Ok(_) => Ok((
             flash::set(jar, "Section saved."),
             Redirect::to(&format!("/settings/sidebar-sections/{id}")),
@@ -319,7 +321,7 @@ pub async fn enable(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    sections::set_enabled(state.pool(), &user, id, true).await?;
+    configure::set_enabled(state.pool(), &user, id, true).await?;
     Ok((
         flash::set(jar, "Section enabled; its failure count starts again at 0."),
         Redirect::to("/settings/sidebar-sections"),
@@ -333,7 +335,7 @@ pub async fn disable(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    sections::set_enabled(state.pool(), &user, id, false).await?;
+    configure::set_enabled(state.pool(), &user, id, false).await?;
     Ok((
         flash::set(jar, "Section disabled."),
         Redirect::to("/settings/sidebar-sections"),
@@ -347,7 +349,7 @@ pub async fn delete(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    sections::delete_section(state.pool(), &user, id).await?;
+    configure::delete_section(state.pool(), &user, id).await?;
     Ok((
         flash::set(jar, "Section deleted."),
         Redirect::to("/settings/sidebar-sections"),
@@ -367,7 +369,7 @@ pub async fn move_section(
     Form(form): Form<MoveForm>,
 ) -> Result<Response, PageError> {
     let by = if form.direction == "up" { -1 } else { 1 };
-    sections::move_section(state.pool(), &user, id, by).await?;
+    configure::move_section(state.pool(), &user, id, by).await?;
     Ok(Redirect::to("/settings/sidebar-sections").into_response())
 }
 
