@@ -21,6 +21,8 @@ pub mod helpdesk;
 pub mod limits;
 /// Outgoing mail: the durable outbox and the SMTP sender.
 pub mod mail;
+/// Prometheus metrics: counted where things happen, rendered for `/metrics`.
+pub mod metrics;
 /// All outbound HTTP: URL rules, the SSRF-safe resolver and client, request signing.
 pub mod outbound;
 /// Building the HTTP application and running it until shutdown.

@@ -1,7 +1,7 @@
 //! The `therethere` command: `serve` (the default), `migrate`, `demo`.
 
 use clap::{Parser, Subcommand};
-use therethere::config::Config;
+use therethere::config::{Config, LogFormat, Role};
 use therethere::server::{self, Database};
 use tracing_subscriber::EnvFilter;
 
@@ -14,8 +14,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the web service (the default).
-    Serve,
+    /// Run the service (the default): pages, API and background work, or one of them.
+    Serve {
+        /// What to run: all, web (pages and API) or worker (webhook delivery and mail).
+        /// Default: the `ROLE` variable, else all.
+        #[arg(long, value_enum)]
+        role: Option<Role>,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Create the demo workspace "Acme" if it is missing, and print how to log in.
@@ -43,12 +48,6 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -56,6 +55,25 @@ async fn main() -> std::process::ExitCode {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to standard error, as text for a terminal or one JSON object per line (`LOG_FORMAT`),
+/// filtered by `RUST_LOG` (default `info,sqlx=warn`).
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .flatten_event(true)
+            .init(),
     }
 }
 
@@ -106,9 +124,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             false => std::process::exit(1),
         };
     }
-    let config = Config::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => server::run(config).await,
+    let mut config = Config::from_env()?;
+    init_logging(config.log_format);
+    match cli.command.unwrap_or(Command::Serve { role: None }) {
+        Command::Serve { role } => {
+            config.role = role.unwrap_or(config.role);
+            server::run(config).await
+        }
         Command::Migrate => {
             let database = Database::open(&config).await?;
             eprintln!("migrations applied");

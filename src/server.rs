@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::net::TcpListener;
@@ -53,7 +54,7 @@ impl Database {
                 (pg.connect_options("therethere"), Some(pg))
             }
         };
-        let pool = db::connect(options, 20).await?;
+        let pool = db::connect(options, config.database_max_connections).await?;
         db::migrate(&pool).await?;
         Ok(Database { pool, embedded })
     }
@@ -83,7 +84,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         println!("{}", demo.describe(&config));
     }
     let listener = TcpListener::bind(config.bind_addr).await?;
-    tracing::info!(address = %listener.local_addr()?, app_url = %config.app_url, "listening");
+    tracing::info!(address = %listener.local_addr()?, app_url = %config.app_url, role = ?config.role, "listening");
     let state = AppState::new(database.pool.clone(), config);
     serve(listener, state, shutdown).await?;
     database.close().await;
@@ -91,37 +92,61 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// Serves the app on `listener` until `shutdown` resolves; in-flight requests finish first.
-/// Background workers run alongside and are stopped (their work released) after it.
+/// Background work runs alongside, as the role says, and is stopped (its work released) after
+/// it. Metrics get a listener of their own when `METRICS_ADDR` is set.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
-    let mail = MailSender::new(state.pool().clone(), &state.config().mail)?;
-    let credentials = {
+    let config = state.config().clone();
+    let mut tasks = Vec::new();
+    if let Some(addr) = config.metrics_addr {
+        let metrics_listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("METRICS_ADDR {addr} could not be bound"))?;
+        tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
+        let app = web::metrics::listener_router(state.clone());
+        let (stop, http) = (cancel.clone(), config.http.clone());
+        tasks.push(tokio::spawn(async move {
+            web::connections::serve(metrics_listener, app, &http, stop.cancelled_owned()).await
+        }));
+    }
+    if config.role.serves_pages() {
         let (state, cancel) = (state.clone(), cancel.clone());
         // A connection of its own, so a full request pool cannot keep it from listening.
         let pool = db::side_pool(state.pool(), 1);
-        async move { state.credentials().keep_coherent(pool, cancel).await }
-    };
-    let workers = vec![
-        tokio::spawn(credentials),
-        tokio::spawn(mail.run(cancel.clone())),
-        tokio::spawn(crate::webhooks::worker::run(
-            crate::db::side_pool(state.pool(), crate::webhooks::worker::CONNECTIONS),
+        tasks.push(tokio::spawn(async move {
+            state.credentials().keep_coherent(pool, cancel).await
+        }));
+    }
+    if config.role.runs_workers() {
+        let mail = MailSender::new(
+            state.pool().clone(),
+            &state.config().mail,
+            state.metrics().clone(),
+        )?;
+        tasks.push(tokio::spawn(mail.run(cancel.clone())));
+        tasks.push(tokio::spawn(crate::webhooks::worker::run(
+            db::side_pool(state.pool(), config.worker_database_connections),
             state.outbound().webhooks.clone(),
-            state.config().webhooks.clone(),
-            state.config().app_url.clone(),
+            state.metrics().clone(),
+            config.webhooks.clone(),
+            config.app_url.clone(),
             cancel.clone(),
-        )),
-    ];
-    let http = state.config().http.clone();
-    let app = web::router(state);
+        )));
+    }
+    let http = config.http.clone();
+    let app = if config.role.serves_pages() {
+        web::router(state)
+    } else {
+        web::worker_router(state)
+    };
     web::connections::serve(listener, app, &http, shutdown).await;
     cancel.cancel();
-    for worker in workers {
-        let _ = worker.await;
+    for task in tasks {
+        let _ = task.await;
     }
     Ok(())
 }

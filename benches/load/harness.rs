@@ -85,6 +85,7 @@ impl Service {
         cmd.arg("serve")
             .env("DATABASE_URL", database_url)
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("METRICS_ADDR", "off")
             .env("DEMO_DATA", "false")
             .env("OUTBOUND_ALLOW_PRIVATE", "true")
             .env("OUTBOUND_ALLOW_HTTP", "true")

@@ -50,6 +50,9 @@ where
                 csrf_token,
             )?;
         }
+        let span = tracing::Span::current();
+        span.record("user_id", current.user.id);
+        span.record("workspace_id", current.user.workspace_id);
         parts.extensions.insert(current.clone());
         Ok(current)
     }

@@ -36,6 +36,13 @@
 //!   `MAX_SIDEBAR_SECTIONS` (50), `MAX_API_TOKENS_PER_USER` (20), `MAX_SESSIONS_PER_USER` (20).
 //! - Rate limits: `TEST_NOTIFICATIONS_PER_MINUTE` (10 per destination), `RESENDS_PER_MINUTE`
 //!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section).
+//! - `ROLE` (`all`): what `serve` runs: `web` (pages and API), `worker` (webhook delivery and
+//!   mail, with only the probes and metrics on `BIND_ADDR`), or `all`; `--role` overrides it.
+//! - `DATABASE_MAX_CONNECTIONS` (20): the request pool; `WORKER_DATABASE_CONNECTIONS` (5): the
+//!   webhook worker's own pool.
+//! - `METRICS_ADDR` (`127.0.0.1:9464`, or `off`): where `/metrics` is served for Prometheus;
+//!   `METRICS_TOKEN`: also serve it on `BIND_ADDR`, to `Authorization: Bearer <token>` only.
+//! - `LOG_FORMAT` (`text`): `json` for one JSON object per line.
 //! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
 //!   (default: true with the embedded database, false with `DATABASE_URL`).
 
@@ -81,6 +88,46 @@ impl Default for HttpSettings {
     }
 }
 
+/// What `therethere serve` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Pages, API and background work together (the default).
+    All,
+    /// Pages and API only: no webhook delivery, no mail sending.
+    Web,
+    /// Webhook fan-out and delivery and the mail sender, with only the probes and metrics
+    /// served on `BIND_ADDR`.
+    Worker,
+}
+
+impl Role {
+    pub fn serves_pages(self) -> bool {
+        matches!(self, Role::All | Role::Web)
+    }
+
+    pub fn runs_workers(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.to_ascii_lowercase().as_str() {
+            "all" => Ok(Role::All),
+            "web" => Ok(Role::Web),
+            "worker" => Ok(Role::Worker),
+            _ => Err("must be all, web or worker".into()),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line, with the current spans' fields.
+    Json,
+}
+
 /// Where the database comes from.
 #[derive(Debug, Clone)]
 pub enum DatabaseSource {
@@ -108,6 +155,14 @@ pub struct Config {
     pub login_throttle: ThrottlePolicy,
     pub sessions: SessionSettings,
     pub limits: Limits,
+    pub role: Role,
+    pub database_max_connections: u32,
+    pub worker_database_connections: u32,
+    /// Where the metrics listener binds; `None`: no listener (`METRICS_ADDR=off`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// When set, `/metrics` is also served on `BIND_ADDR` to this bearer token.
+    pub metrics_token: Option<SecretString>,
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +237,35 @@ impl Config {
             login_throttle: login_throttle(&vars)?,
             sessions: session_settings(&vars)?,
             limits: limits(&vars)?,
+            role: vars.parsed("ROLE", || Role::All, Role::parse)?,
+            database_max_connections: vars.count("DATABASE_MAX_CONNECTIONS", 20)?,
+            worker_database_connections: vars.count("WORKER_DATABASE_CONNECTIONS", 5)?,
+            metrics_addr: vars.parsed(
+                "METRICS_ADDR",
+                || Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+                |raw| match raw {
+                    "off" => Ok(None),
+                    raw => raw
+                        .parse()
+                        .map(Some)
+                        .map_err(|_| "must be an address like 127.0.0.1:9464, or off".into()),
+                },
+            )?,
+            metrics_token: vars.optional("METRICS_TOKEN", |raw| {
+                if raw.len() < 16 {
+                    return Err("must be at least 16 characters".into());
+                }
+                Ok(SecretString::from(raw))
+            })?,
+            log_format: vars.parsed(
+                "LOG_FORMAT",
+                || LogFormat::Text,
+                |raw| match raw {
+                    "text" => Ok(LogFormat::Text),
+                    "json" => Ok(LogFormat::Json),
+                    _ => Err("must be text or json".into()),
+                },
+            )?,
             database,
         })
     }

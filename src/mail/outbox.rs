@@ -107,3 +107,12 @@ pub async fn mark_failed(
     .await?;
     Ok(())
 }
+
+/// Mail neither sent nor logged yet, for `/metrics`.
+pub async fn depth(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL AND logged_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+}

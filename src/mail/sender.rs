@@ -1,6 +1,7 @@
 //! The background mail sender: wakes on NOTIFY (or every poll interval), claims due mail,
 //! sends it over SMTP with no database connection held, and records the result.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::notifications::Notifications;
@@ -12,18 +13,24 @@ use tokio_util::sync::CancellationToken;
 
 use super::MailSettings;
 use super::outbox::{self, NOTIFY_CHANNEL, QueuedMail};
+use crate::metrics::Metrics;
 
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
 const LEASE_SECONDS: i64 = 60;
 
 pub struct MailSender {
     pool: PgPool,
+    metrics: Arc<Metrics>,
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
 }
 
 impl MailSender {
-    pub fn new(pool: PgPool, settings: &MailSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        pool: PgPool,
+        settings: &MailSettings,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         let transport = match &settings.smtp_url {
             Some(url) => {
                 Some(AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())?.build())
@@ -36,6 +43,7 @@ impl MailSender {
             .map_err(|e| anyhow::anyhow!("MAIL_FROM is not a valid address: {e}"))?;
         Ok(MailSender {
             pool,
+            metrics,
             transport,
             from,
         })
@@ -79,7 +87,10 @@ impl MailSender {
         };
         let message = match self.build(&mail) {
             Ok(m) => m,
-            Err(err) => return outbox::mark_failed(&self.pool, mail.id, mail.attempts, &err).await,
+            Err(err) => {
+                self.metrics.mail_send_failed();
+                return outbox::mark_failed(&self.pool, mail.id, mail.attempts, &err).await;
+            }
         };
         match transport.send(message).await {
             Ok(_) => {
@@ -88,6 +99,7 @@ impl MailSender {
             }
             Err(err) => {
                 tracing::warn!(mail.id = mail.id, error = %err, "sending mail failed; will retry");
+                self.metrics.mail_send_failed();
                 outbox::mark_failed(&self.pool, mail.id, mail.attempts, &err.to_string()).await
             }
         }

@@ -11,7 +11,11 @@ use super::call::FetchOutcome;
 use super::sections::{self, Section};
 use super::{Sidebar, cache, call, failures, lease, refresh_limit};
 use crate::error::AppError;
+use tracing::Instrument;
+
 use crate::helpdesk::contacts::Contact;
+use crate::metrics::{CacheResult, CallOutcome};
+use crate::outbound::OutboundFailure;
 
 /// Whether a load may use the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +102,14 @@ impl Sidebar {
         .await?
         .ok_or(AppError::NotFound)?;
         let contact = &contact;
+        let enabled = sections.iter().filter(|row| row.section.enabled);
+        let hits = enabled
+            .clone()
+            .filter(|row| row.cached_items.is_some())
+            .count();
+        let metrics = &self.0.metrics;
+        metrics.sidebar_cache(CacheResult::hit, hits as u64);
+        metrics.sidebar_cache(CacheResult::miss, (enabled.count() - hits) as u64);
         let loads = sections.into_iter().map(|row| async move {
             let section = &row.section;
             match (section.enabled, row.cached_items, row.cached_at) {
@@ -160,18 +172,25 @@ impl Sidebar {
         if mode == LoadMode::Normal {
             match cache::fresh_entry(self.pool(), section, contact.id, settings.cache_ttl).await {
                 Ok(Some((items, fetched_at))) => {
+                    self.0.metrics.sidebar_cache(CacheResult::hit, 1);
                     return SectionLoad::cached(section, items, fetched_at);
                 }
-                Ok(None) => {}
+                Ok(None) => self.0.metrics.sidebar_cache(CacheResult::miss, 1),
                 Err(err) => {
                     tracing::warn!(section.id = section.id, error = %err, "sidebar cache read failed")
                 }
             }
         }
         let key = (section.id, contact.id, section.version);
+        let span = tracing::info_span!(
+            "sidebar_call",
+            section.id = section.id,
+            contact.id = contact.id
+        );
         let work = self
             .clone()
-            .fetch_and_record(section.clone(), contact.clone());
+            .fetch_and_record(section.clone(), contact.clone())
+            .instrument(span);
         let failed = |error| SectionLoad {
             error: Some(error),
             ..SectionLoad::new(section, LoadStatus::Error)
@@ -187,12 +206,15 @@ impl Sidebar {
                         .await;
                 match last_good {
                     // The failure is already counted; the last good answer is shown, marked stale.
-                    Ok(Some((items, fetched_at))) => SectionLoad {
-                        items: Some(items),
-                        stale: true,
-                        fetched_at: Some(fetched_at),
-                        ..failed(error)
-                    },
+                    Ok(Some((items, fetched_at))) => {
+                        self.0.metrics.sidebar_stale_served();
+                        SectionLoad {
+                            items: Some(items),
+                            stale: true,
+                            fetched_at: Some(fetched_at),
+                            ..failed(error)
+                        }
+                    }
                     _ => failed(error),
                 }
             }
@@ -225,6 +247,12 @@ impl Sidebar {
         )
         .await;
         let outcome = call::judge_exchange(&exchange);
+        let counted = match (&outcome, &exchange.outcome) {
+            (Ok(_), _) => CallOutcome::ok,
+            (Err(_), Err(OutboundFailure::TimedOut)) => CallOutcome::timeout,
+            (Err(_), _) => CallOutcome::error,
+        };
+        self.0.metrics.sidebar_call(counted, exchange.duration);
         let recorded = match &outcome {
             Ok(items) => cache::store(pool, &section, contact.id, items)
                 .await
@@ -234,9 +262,12 @@ impl Sidebar {
                     .0
                     .app_url
                     .link(&format!("/settings/sidebar-sections/{}", section.id));
-                failures::record_failure(pool, &section_page, section.id, error)
-                    .await
-                    .map(|_| ())
+                let disabled =
+                    failures::record_failure(pool, &section_page, section.id, error).await;
+                if matches!(disabled, Ok(true)) {
+                    self.0.metrics.section_auto_disabled();
+                }
+                disabled.map(|_| ())
             }
         };
         if let Err(err) = recorded {

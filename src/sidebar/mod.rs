@@ -25,6 +25,7 @@ use sqlx::PgPool;
 
 use crate::app_url::AppUrl;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 pub use load::{LoadMode, LoadStatus, RefreshTooSoon, SectionLoad};
 use single_flight::SingleFlight;
@@ -47,6 +48,7 @@ pub struct Sidebar(Arc<Inner>);
 
 struct Inner {
     pool: PgPool,
+    metrics: Arc<Metrics>,
     outbound: Arc<Outbound>,
     settings: SidebarSettings,
     limits: Limits,
@@ -58,6 +60,7 @@ struct Inner {
 
 impl Sidebar {
     pub fn new(
+        metrics: Arc<Metrics>,
         pool: PgPool,
         outbound: Arc<Outbound>,
         settings: SidebarSettings,
@@ -66,6 +69,7 @@ impl Sidebar {
     ) -> Self {
         Sidebar(Arc::new(Inner {
             pool,
+            metrics,
             outbound,
             settings,
             limits,

@@ -1,5 +1,7 @@
 //! Probes: `/healthz` says the process is up; `/readyz` that the database answers and is
-//! fully migrated.
+//! fully migrated and, where this instance delivers webhooks, that its worker loop is alive.
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -13,8 +15,12 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// A worker loop goes round at least twice a second; this long without means it is stuck.
+const WORKER_STALLED_AFTER: Duration = Duration::from_secs(30);
+
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match db::migrations_applied(state.pool()).await {
+        Ok(true) if state.config().role.runs_workers() => worker_readiness(&state),
         Ok(true) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Ok(false) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -27,5 +33,26 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 Json(json!({ "status": "database unreachable" })),
             )
         }
+    }
+}
+
+fn worker_readiness(state: &AppState) -> (StatusCode, Json<Value>) {
+    match state.metrics().worker_last_tick_age() {
+        Some(age) if age < WORKER_STALLED_AFTER => (
+            StatusCode::OK,
+            Json(
+                json!({ "status": "ready", "worker": { "last_tick_seconds_ago": age.as_secs_f64() } }),
+            ),
+        ),
+        Some(age) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "status": "worker stalled", "worker": { "last_tick_seconds_ago": age.as_secs_f64() } }),
+            ),
+        ),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "worker starting", "worker": null })),
+        ),
     }
 }

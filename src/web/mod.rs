@@ -6,6 +6,7 @@ pub mod assets;
 pub mod client_address;
 pub mod connections;
 pub mod health;
+pub mod metrics;
 pub mod pages;
 pub mod redirect;
 pub mod state;
@@ -40,6 +41,7 @@ const HSTS: &str = "max-age=31536000";
 
 pub fn router(state: AppState) -> Router {
     let http = state.config().http.clone();
+    let counted = state.metrics().clone();
     let https = state.config().app_url.scheme() == "https";
     let (api_routes, openapi) = api::router();
     let openapi_json = serde_json::to_string(&openapi).expect("the OpenAPI document serializes");
@@ -54,9 +56,11 @@ pub fn router(state: AppState) -> Router {
                     ([("content-type", "application/json")], openapi_json.clone())
                 }),
             )
+            .route("/metrics", get(metrics::with_token))
             .merge(api_routes)
             .merge(pages::router())
             .merge(assets::router())
+            .route_layer(axum::middleware::from_fn(metrics::note_route))
             .fallback(api_or_page_not_found)
             .with_state(state)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
@@ -71,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .service(routes);
     Router::new()
         .fallback_service(shed)
+        .layer(axum::middleware::from_fn_with_state(counted, metrics::count))
         .layer(
             tower::ServiceBuilder::new()
                 // Responses hold a user's data (and some a secret shown once): never stored
@@ -100,7 +105,9 @@ pub fn router(state: AppState) -> Router {
                             .get(REQUEST_ID)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("-");
-                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                        // `user_id` and `workspace_id` are filled in once the caller is known.
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id,
+                            user_id = tracing::field::Empty, workspace_id = tracing::field::Empty)
                     }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -117,6 +124,15 @@ pub fn router(state: AppState) -> Router {
                     HeaderValue::from_static("same-origin"),
                 )),
         )
+}
+
+/// What a `worker` instance serves on `BIND_ADDR`: the probes, and `/metrics` to its token.
+pub fn worker_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::with_token))
+        .with_state(state)
 }
 
 /// Unknown paths: JSON under `/api`, a page elsewhere.

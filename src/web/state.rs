@@ -10,6 +10,7 @@ use crate::auth::credential_cache::CredentialCache;
 use crate::auth::login::Logins;
 use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::Sidebar;
 use crate::web::client_address::TrustedClientIpHeader;
@@ -24,6 +25,7 @@ pub struct Inner {
     pub sidebar: Sidebar,
     pub credentials: Arc<CredentialCache>,
     pub logins: Logins,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -39,7 +41,10 @@ impl AppState {
             allow_http: config.outbound_allow_http,
         };
         let outbound = Arc::new(Outbound::new(policy, lookup));
+        let metrics = Arc::new(Metrics::default());
+        metrics.watch_pool("web", &pool);
         let sidebar = Sidebar::new(
+            metrics.clone(),
             pool.clone(),
             outbound.clone(),
             config.sidebar,
@@ -47,6 +52,7 @@ impl AppState {
             config.app_url.clone(),
         );
         AppState(Arc::new(Inner {
+            metrics,
             outbound,
             sidebar,
             credentials: Arc::default(),
@@ -69,6 +75,10 @@ impl AppState {
 
     pub fn outbound(&self) -> &Outbound {
         &self.0.outbound
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
     }
 
     pub fn sidebar(&self) -> &Sidebar {

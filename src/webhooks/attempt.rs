@@ -12,6 +12,7 @@ use crate::outbound::{Exchange, OutboundClient, Signing};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedDelivery {
     pub id: i64,
+    pub workspace_id: i64,
     pub destination_id: i64,
     pub ulid: String,
     pub payload: String,

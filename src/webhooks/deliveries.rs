@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::helpdesk::new_ulid;
 use crate::helpdesk::workspaces::get_workspace;
 use crate::limits::{Limits, RatedAction, rate};
+use crate::metrics::Metrics;
 use crate::outbound::OutboundClient;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -208,6 +209,7 @@ pub async fn get_delivery(
 pub async fn resend(
     pool: &PgPool,
     client: &OutboundClient,
+    metrics: &Metrics,
     limits: &Limits,
     user: &CurrentUser,
     id: i64,
@@ -216,6 +218,7 @@ pub async fn resend(
     rate::hit(pool, limits, RatedAction::Resend, destination.id).await?;
     let claimed = ClaimedDelivery {
         id,
+        workspace_id: user.user.workspace_id,
         destination_id: destination.id,
         ulid: detail.summary.ulid.clone(),
         payload: detail.payload.clone(),
@@ -226,6 +229,7 @@ pub async fn resend(
     let started_at = Utc::now();
     let exchange = attempt::attempt(client, &claimed).await;
     queue::record_resend(pool, &AttemptRecord::new(id, started_at, &exchange)).await?;
+    metrics.webhook_resent();
     Ok(get_delivery(pool, user, id).await?.1)
 }
 

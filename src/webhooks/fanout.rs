@@ -312,3 +312,14 @@ async fn text_object(
         excerpt: payload::excerpt(&body),
     }))
 }
+
+/// The age of the oldest event not yet fanned out (zero when none), for `/metrics`.
+pub async fn lag(pool: &PgPool) -> Result<std::time::Duration, sqlx::Error> {
+    let seconds: f64 = sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+         FROM events WHERE NOT webhooks_fanned_out",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(std::time::Duration::from_secs_f64(seconds.max(0.0)))
+}

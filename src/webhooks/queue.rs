@@ -9,6 +9,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::attempt::{AttemptRecord, ClaimedDelivery};
 use super::retry::{Next, RetryPolicy};
+use crate::metrics::DeliveryOutcome;
 
 /// Postgres channel notified when deliveries are queued.
 pub const NOTIFY_CHANNEL: &str = "therethere_webhooks";
@@ -147,7 +148,7 @@ pub async fn claim_due(
          UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
          FROM due, webhook_destinations w
          WHERE d.id = due.id AND w.id = d.destination_id
-         RETURNING d.id, d.destination_id, d.ulid, d.payload, d.attempts, w.url, w.secret",
+         RETURNING d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url, w.secret",
     )
     .bind(limit)
     .bind(lease.as_secs_f64())
@@ -204,6 +205,15 @@ impl AutomaticAttempt {
         let attempt = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
         let next = (!record.succeeded).then(|| policy.after_failure(attempt));
         AutomaticAttempt { record, next }
+    }
+
+    /// What followed, as the metrics count it.
+    pub fn outcome(&self) -> DeliveryOutcome {
+        match self.next {
+            None => DeliveryOutcome::succeeded,
+            Some(Next::RetryAfter(_)) => DeliveryOutcome::retrying,
+            Some(Next::GiveUp) => DeliveryOutcome::failed,
+        }
     }
 
     fn status(&self) -> &'static str {
@@ -267,4 +277,34 @@ pub async fn record_automatic_batch(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// The queue as the metrics show it, all instances together.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Backlog {
+    pub pending: i64,
+    pub due: i64,
+    pub leased: i64,
+    /// How long the oldest due, unclaimed delivery has waited (zero when none).
+    pub oldest_due_age: std::time::Duration,
+}
+
+/// Counts pending deliveries (by the pending-only index) for `/metrics`.
+pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
+    let (pending, due, leased, oldest): (i64, i64, i64, f64) = sqlx::query_as(
+        "SELECT count(*),
+                count(*) FILTER (WHERE next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())),
+                count(*) FILTER (WHERE locked_until >= now()),
+                COALESCE(EXTRACT(EPOCH FROM now() - min(next_attempt_at)
+                    FILTER (WHERE next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()))), 0)::float8
+         FROM webhook_deliveries WHERE status = 'pending'",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog {
+        pending,
+        due,
+        leased,
+        oldest_due_age: std::time::Duration::from_secs_f64(oldest.max(0.0)),
+    })
 }

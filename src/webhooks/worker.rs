@@ -12,6 +12,7 @@ use chrono::Utc;
 use sqlx::PgPool;
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::attempt::{self, AttemptRecord};
 use super::queue::{self, AutomaticAttempt};
@@ -19,6 +20,7 @@ use super::retry::RetryPolicy;
 use super::{WebhookSettings, deliveries, fanout};
 use crate::app_url::AppUrl;
 use crate::db::notifications::Notifications;
+use crate::metrics::Metrics;
 use crate::outbound::OutboundClient;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -26,11 +28,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const FAN_OUT_BATCH: i64 = 500;
 const CLAIM_BATCH: usize = 200;
 const RECORD_BATCH: usize = 500;
-/// The size of the worker's own pool (two listeners, the claim loop, the recorder and
-/// fan-out), beside the request pool: requests that fill theirs (many tickets created at
-/// once, each waiting its turn for the ticket number) must not hold up claims, attempt
-/// records or fan-out. Measured: claims waited 20-25 ms for a connection.
-pub const CONNECTIONS: u32 = 5;
 
 /// Attempts under way per destination, to find the saturated ones.
 #[derive(Default)]
@@ -81,14 +78,20 @@ impl InFlight {
 }
 
 /// Delivers webhooks until `cancel`: fans events out, claims due deliveries, attempts them
-/// with `client` and records the outcomes, on `pool` (a pool of its own: see [`CONNECTIONS`]).
+/// with `client` and records the outcomes, on `pool`: a pool of its own
+/// (`WORKER_DATABASE_CONNECTIONS`: two listeners, the claim loop, the recorder and fan-out)
+/// beside the request pool, since requests that fill theirs (many tickets created at once,
+/// each waiting its turn for the ticket number) must not hold up claims, attempt records or
+/// fan-out. Measured: claims waited 20-25 ms for a connection on a shared pool.
 pub async fn run(
     pool: PgPool,
     client: OutboundClient,
+    metrics: Arc<Metrics>,
     settings: WebhookSettings,
     app_url: AppUrl,
     cancel: CancellationToken,
 ) {
+    metrics.watch_pool("worker", &pool);
     let (records, recorded) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record_batches(pool.clone(), recorded));
     let attempts = Attempts {
@@ -99,12 +102,14 @@ pub async fn run(
         in_flight: Arc::new(InFlight::default()),
         records,
         settings: settings.clone(),
+        metrics: metrics.clone(),
     };
     // Fan-out runs beside delivery: events arriving steadily must not hold up attempts.
     let fan_out = tokio::spawn(fan_out_loop(app_url, pool.clone(), cancel.clone()));
     let mut notifications = Notifications::new(&pool, &[queue::NOTIFY_CHANNEL]);
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
     while !cancel.is_cancelled() {
+        metrics.worker_ticked();
         let claim_again = attempts.start_due().await;
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = tokio::time::Instant::now();
@@ -144,6 +149,7 @@ struct Attempts {
     in_flight: Arc<InFlight>,
     records: mpsc::UnboundedSender<AutomaticAttempt>,
     settings: WebhookSettings,
+    metrics: Arc<Metrics>,
 }
 
 impl Attempts {
@@ -175,22 +181,35 @@ impl Attempts {
                 .await
                 .expect("the semaphore is never closed");
             self.in_flight.start(delivery.destination_id);
-            let (client, policy, in_flight, records) = (
+            let (client, policy, in_flight, records, metrics) = (
                 self.client.clone(),
                 self.policy.clone(),
                 self.in_flight.clone(),
                 self.records.clone(),
+                self.metrics.clone(),
             );
-            tokio::spawn(async move {
+            let span = tracing::info_span!("webhook_attempt", delivery.ulid = %delivery.ulid,
+                delivery.id = delivery.id, destination.id = delivery.destination_id,
+                workspace_id = delivery.workspace_id);
+            let attempt = async move {
                 let destination = delivery.destination_id;
                 let started_at = Utc::now();
                 let exchange = attempt::attempt(&client, &delivery).await;
                 let record = AttemptRecord::new(delivery.id, started_at, &exchange);
+                let automatic = AutomaticAttempt::new(&delivery, record, &policy);
+                let outcome = automatic.outcome();
+                tracing::debug!(
+                    ?outcome,
+                    duration_ms = exchange.duration.as_millis() as u64,
+                    "webhook attempt"
+                );
+                metrics.webhook_attempt(outcome, exchange.duration);
                 // The delivery stays leased until its record is written.
-                let _ = records.send(AutomaticAttempt::new(&delivery, record, &policy));
+                let _ = records.send(automatic);
                 drop(permit);
                 in_flight.finish(destination);
-            });
+            };
+            tokio::spawn(attempt.instrument(span));
         }
         full
     }

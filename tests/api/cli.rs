@@ -119,6 +119,7 @@ async fn serve_seeds_demo_data_when_asked_and_stops_cleanly_on_sigterm() {
         .arg("serve")
         .env("DATABASE_URL", app.database_url())
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "off")
         .env("DEMO_DATA", "true")
         .stdout(Stdio::null())
         .spawn()

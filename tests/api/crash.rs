@@ -1,55 +1,25 @@
 //! Crash safety: the real binary, killed with SIGKILL in the middle of a burst of 1,000
 //! deliveries and started again, delivers every one (duplicates only for attempts in flight).
 
-use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
 use therethere::helpdesk::tickets::{NewContact, NewTicket, receive_ticket};
 use therethere::helpdesk::users::{NewUser, Role};
 use therethere::helpdesk::workspaces::create_workspace;
 
-use crate::helpers::{TestApp, eventually, spawn_database};
+use crate::helpers::{Binary, TestApp, eventually, spawn_database, unique_ulids};
 use crate::receiver::{Behaviour, Receiver};
 
 const DESTINATIONS: usize = 10;
 const TICKETS: usize = 100;
 const CONCURRENCY: usize = 64;
 
-fn start_binary(db: &TestApp) -> Child {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    Command::new(env!("CARGO_BIN_EXE_therethere"))
-        .arg("serve")
-        .env("DATABASE_URL", db.database_url())
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("DEMO_DATA", "false")
-        .env("OUTBOUND_ALLOW_PRIVATE", "true")
-        .env("OUTBOUND_ALLOW_HTTP", "true")
-        .env("WEBHOOK_LEASE_SECONDS", "2")
-        .env("WEBHOOK_CONCURRENCY", CONCURRENCY.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn unique_ulids(receiver: &Receiver) -> (usize, usize) {
-    let requests = receiver.requests();
-    let unique: HashSet<String> = requests
-        .iter()
-        .map(|c| {
-            serde_json::from_slice::<Value>(&c.body).unwrap()["ulid"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    (unique.len(), requests.len())
+fn start_binary(db: &TestApp) -> Binary {
+    let env = [
+        ("WEBHOOK_LEASE_SECONDS", "2"),
+        ("WEBHOOK_CONCURRENCY", &CONCURRENCY.to_string()),
+    ];
+    Binary::start(db, &[], &env, None)
 }
 
 #[tokio::test]
@@ -102,8 +72,8 @@ async fn a_killed_instance_loses_no_delivery() {
 
     let mut first = start_binary(&db);
     receiver.wait_for(expected / 5).await;
-    first.kill().unwrap();
-    first.wait().unwrap();
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
     // What the killed instance had claimed and not yet recorded: attempts in flight, whose
     // leases (2 s) have not expired yet. Only these may be delivered twice.
     let in_flight: i64 = sqlx::query_scalar(
@@ -118,7 +88,7 @@ async fn a_killed_instance_loses_no_delivery() {
         "the kill came after the burst ({delivered_before} delivered)"
     );
 
-    let mut second = start_binary(&db);
+    let second = start_binary(&db);
     eventually(
         "every delivery succeeds after the restart",
         Duration::from_secs(90),
@@ -133,9 +103,7 @@ async fn a_killed_instance_loses_no_delivery() {
         },
     )
     .await;
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(second.id() as i32, libc::SIGTERM) };
-    assert!(second.wait().unwrap().success());
+    second.stop();
 
     let (unique, total) = unique_ulids(&receiver);
     eprintln!(

@@ -17,6 +17,7 @@ mod pages;
 mod receiver;
 mod receiving;
 mod roles;
+mod service_roles;
 mod sidebar;
 mod smtp;
 mod spec_wording;

@@ -168,6 +168,7 @@ pub async fn resend_delivery(
         deliveries::resend(
             state.pool(),
             &state.outbound().webhooks,
+            state.metrics(),
             &state.config().limits,
             &current,
             id,

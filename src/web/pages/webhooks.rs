@@ -476,6 +476,7 @@ pub async fn resend(
     let detail = deliveries::resend(
         state.pool(),
         &state.outbound().webhooks,
+        state.metrics(),
         &state.config().limits,
         &user,
         id,

@@ -69,6 +69,9 @@ fn test_config(env: &[(&str, &str)], app_url: Option<&str>) -> Config {
     }
     vars.entry("LOGIN_REFUSAL_PAUSE_SECONDS".into())
         .or_insert_with(|| "0".into());
+    // Many apps run in one test process: none binds the default metrics port unless asked.
+    vars.entry("METRICS_ADDR".into())
+        .or_insert_with(|| "off".into());
     Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
 }
 

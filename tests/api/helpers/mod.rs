@@ -3,6 +3,7 @@
 //! up (`builders`), and waiting for what happens in the background (`eventually`).
 
 mod app;
+mod binary;
 mod builders;
 mod clients;
 mod database;
@@ -11,6 +12,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 pub use app::{TestApp, TestUser, TestWorkspace, spawn_app, spawn_app_with, spawn_database};
+pub use binary::{Binary, unique_ulids};
 pub use builders::{ALL_EVENT_TYPES, ticket_body};
 pub use clients::{Api, Browser, error_of};
 

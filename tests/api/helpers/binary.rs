@@ -1,0 +1,107 @@
+//! The real `therethere` binary run against a test's database, as production runs it: for
+//! crash, role and logging tests.
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{TestApp, eventually};
+use crate::receiver::Receiver;
+
+/// A running `therethere serve` and the address it answers on.
+pub struct Binary {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Binary {
+    /// Starts `therethere serve` with `args` on `db`'s database, outbound calls allowed to
+    /// loopback, no metrics listener and no demo data, then `env` over that; standard error
+    /// goes to `stderr` when given. Does not wait for it to be ready.
+    pub fn start(
+        db: &TestApp,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: Option<Stdio>,
+    ) -> Binary {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_therethere"));
+        command
+            .arg("serve")
+            .args(args)
+            .env("DATABASE_URL", db.database_url())
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("METRICS_ADDR", "off")
+            .env("DEMO_DATA", "false")
+            .env("OUTBOUND_ALLOW_PRIVATE", "true")
+            .env("OUTBOUND_ALLOW_HTTP", "true")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(stderr.unwrap_or_else(Stdio::inherit));
+        Binary {
+            child: command.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Waits until `/readyz` answers 200, and returns its JSON.
+    pub async fn ready(&mut self) -> Value {
+        let url = format!("{}/readyz", self.base);
+        eventually("the binary is ready", Duration::from_secs(30), || {
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "the binary exited early"
+            );
+            let url = url.clone();
+            async move {
+                let response = reqwest::get(url).await.ok()?;
+                (response.status() == 200).then_some(())?;
+                response.json::<Value>().await.ok()
+            }
+        })
+        .await
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        assert!(
+            self.child.wait().unwrap().success(),
+            "a clean exit on SIGTERM"
+        );
+    }
+}
+
+/// A test that fails part-way must not leave its binaries running.
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Deliveries a receiver got: distinct `ulid`s, and requests in all (the difference is the
+/// duplicates).
+pub fn unique_ulids(receiver: &Receiver) -> (usize, usize) {
+    let requests = receiver.requests();
+    let unique: HashSet<String> = requests
+        .iter()
+        .map(|c| {
+            serde_json::from_slice::<Value>(&c.body).unwrap()["ulid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    (unique.len(), requests.len())
+}

@@ -1,0 +1,136 @@
+//! Roles: web instances and delivery workers scale separately on one database. One web and
+//! two workers (real binaries); a worker SIGKILLed in the middle of a burst loses nothing.
+
+use std::time::Duration;
+
+use serde_json::json;
+use therethere::auth::api_tokens::create_api_token;
+use therethere::helpdesk::users::{NewUser, Role};
+use therethere::helpdesk::workspaces::create_workspace;
+use therethere::limits::Limits;
+
+use crate::helpers::{Binary, eventually, spawn_database, unique_ulids};
+use crate::receiver::{Behaviour, Receiver};
+
+const DESTINATIONS: usize = 5;
+const TICKETS: usize = 100;
+
+#[tokio::test]
+async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
+    let db = spawn_database().await;
+    let receiver = Receiver::start(Behaviour::Delayed(
+        Duration::from_millis(50),
+        200,
+        "{}".into(),
+    ))
+    .await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let owner = NewUser {
+        name: "Owner",
+        email: "owner@roles.test",
+        handle: "owner",
+        password: "owner-password",
+        role: Role::Owner,
+    };
+    let (_, owner) = create_workspace(&mut tx, "Acme", owner).await.unwrap();
+    let (_, token) = create_api_token(&mut tx, &Limits::default(), owner.id, "roles")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let worker_env = [
+        ("WEBHOOK_LEASE_SECONDS", "2"),
+        ("WEBHOOK_CONCURRENCY", "16"),
+    ];
+    let mut web = Binary::start(&db, &["--role", "web"], &[], None);
+    let mut first = Binary::start(&db, &["--role", "worker"], &worker_env, None);
+    let mut second = Binary::start(
+        &db,
+        &[],
+        &[("ROLE", "worker"), worker_env[0], worker_env[1]],
+        None,
+    );
+    assert_eq!(web.ready().await, json!({"status": "ready"}));
+    for worker in [&mut first, &mut second] {
+        let ready = worker.ready().await;
+        assert!(
+            ready["worker"]["last_tick_seconds_ago"].as_f64().unwrap() < 30.0,
+            "{ready}"
+        );
+    }
+    // A worker serves no pages; the web instance delivers nothing (nothing arrives before
+    // the workers run, and the web's readiness says nothing of a worker).
+    let page = reqwest::get(format!("{}/login", first.base)).await.unwrap();
+    assert_eq!(page.status(), 404);
+
+    let client = reqwest::Client::new();
+    for i in 0..DESTINATIONS {
+        let body = json!({"scope": "workspace", "url": receiver.url, "events": ["ticketOpened"], "name": format!("d{i}")});
+        let created = client
+            .post(format!("{}/api/webhook-destinations", web.base))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    }
+    let expected = DESTINATIONS * TICKETS;
+    let burst = futures::future::join_all((0..TICKETS).map(|i| {
+        let (client, url, token) = (client.clone(), format!("{}/api/tickets", web.base), token.clone());
+        async move {
+            let body = json!({"subject": format!("Ticket {i}"), "body": "Help", "contact": {"name": "Jane", "email": format!("jane{i}@example.com")}});
+            let response = client.post(url).bearer_auth(&token).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    }));
+    let kill_first = async {
+        receiver.wait_for(expected / 5).await;
+        first.child.kill().unwrap();
+        first.child.wait().unwrap();
+        // What was leased then (the killed worker's attempts under way or unrecorded, and the
+        // other's): only these may be delivered twice.
+        let leased: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND locked_until > now()",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        (unique_ulids(&receiver).0, leased as usize)
+    };
+    let (_, (delivered_before, leased)) = tokio::join!(burst, kill_first);
+    assert!(
+        delivered_before < expected,
+        "the kill came before the end of the burst"
+    );
+
+    // Done when every delivery is recorded as succeeded: what the killed worker had under
+    // way is attempted again once its lease (2 s) expires.
+    eventually(
+        "every delivery succeeds",
+        Duration::from_secs(90),
+        || async {
+            let succeeded: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            (succeeded as usize == expected).then_some(())
+        },
+    )
+    .await;
+    let (unique, total) = unique_ulids(&receiver);
+    eprintln!(
+        "roles test: 1 web + 2 workers, one SIGKILLed after {delivered_before} deliveries ({leased} leased): {unique} of {expected} delivered, {} duplicates",
+        total - unique
+    );
+    assert_eq!(unique, expected, "every delivery arrived");
+    assert!(
+        total - unique <= leased,
+        "{} duplicates, {leased} deliveries leased at the kill: only those may repeat",
+        total - unique
+    );
+    web.stop();
+    second.stop();
+}
