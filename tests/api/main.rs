@@ -11,6 +11,8 @@ mod health;
 mod helpers;
 mod input;
 mod isolation;
+mod logs;
+mod metrics;
 mod openapi_conformance;
 mod outbound;
 mod pages;
