@@ -2,18 +2,52 @@
 //! instances count correctly. The 10th failure disables the section and queues exactly one
 //! email to the workspace owner, in the same transaction.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::sections::FAILURE_LIMIT;
 use crate::mail::{OutgoingMail, enqueue_mail};
 
+/// Counts a success in the hour's stats, resets the failure count, and notes the success.
+/// The section row is written only when there is something to reset or the last success is
+/// a minute old: a healthy section under load costs one small upsert per call.
 pub async fn record_success(pool: &PgPool, section_id: i64) -> Result<(), sqlx::Error> {
-    // Only written when there is something to reset: a healthy section costs no writes.
-    sqlx::query("UPDATE sidebar_sections SET consecutive_failures = 0 WHERE id = $1 AND consecutive_failures <> 0")
-        .bind(section_id)
+    sqlx::query(
+        "WITH counted AS (
+             INSERT INTO sidebar_call_stats (section_id, hour, ok) VALUES ($1, date_trunc('hour', now()), 1)
+             ON CONFLICT (section_id, hour) DO UPDATE SET ok = sidebar_call_stats.ok + 1)
+         UPDATE sidebar_sections SET consecutive_failures = 0, last_success_at = now()
+         WHERE id = $1 AND (consecutive_failures <> 0 OR last_success_at IS NULL
+                            OR last_success_at < now() - interval '1 minute')",
+    )
+    .bind(section_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Calls per hour by outcome over the last 24 hours, of every section of the workspace:
+/// (section id, hour, ok, failed).
+pub async fn hourly_calls(
+    pool: &PgPool,
+    workspace_id: i64,
+) -> Result<Vec<(i64, DateTime<Utc>, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.section_id, c.hour, c.ok::bigint, c.failed::bigint FROM sidebar_call_stats c
+         JOIN sidebar_sections s ON s.id = c.section_id
+         WHERE s.workspace_id = $1 AND c.hour > now() - interval '24 hours' ORDER BY c.hour",
+    )
+    .bind(workspace_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Forgets call stats older than a week.
+pub async fn prune_stats(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sidebar_call_stats WHERE hour < now() - interval '7 days'")
         .execute(pool)
         .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 /// Counts a failure; returns true when this failure disabled the section. `section_page` is
@@ -25,6 +59,13 @@ pub async fn record_failure(
     error: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO sidebar_call_stats (section_id, hour, failed) VALUES ($1, date_trunc('hour', now()), 1)
+         ON CONFLICT (section_id, hour) DO UPDATE SET failed = sidebar_call_stats.failed + 1",
+    )
+    .bind(section_id)
+    .execute(&mut *tx)
+    .await?;
     let reason =
         format!("Disabled after {FAILURE_LIMIT} consecutive failures. Last error: {error}");
     // SET expressions read the row as it was, so `consecutive_failures + 1` is this failure.

@@ -35,6 +35,8 @@ pub struct Section {
     pub disabled_at: Option<DateTime<Utc>>,
     /// Owners and admins only, like `last_error`.
     pub disabled_reason: Option<String>,
+    /// When a call last succeeded (to the minute).
+    pub last_success_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -77,7 +79,7 @@ pub fn ensure_may_manage(user: &CurrentUser) -> Result<(), AppError> {
 
 const SECTION_SELECT: &str = "
     SELECT s.id, s.title, s.endpoint_url, s.secret, s.position, s.enabled, s.consecutive_failures,
-           s.last_error, s.last_error_at, s.disabled_at, s.disabled_reason, s.version, s.created_at, s.updated_at,
+           s.last_error, s.last_error_at, s.disabled_at, s.disabled_reason, s.last_success_at, s.version, s.created_at, s.updated_at,
            ARRAY(SELECT channel_id FROM sidebar_section_channels c WHERE c.section_id = s.id ORDER BY channel_id)
              AS channel_ids
     FROM sidebar_sections s";

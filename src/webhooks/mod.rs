@@ -8,6 +8,7 @@ pub mod destinations;
 pub mod event_types;
 pub mod excerpt;
 pub mod fanout;
+pub mod health;
 pub mod payload;
 pub mod queue;
 pub mod retry;

@@ -215,11 +215,16 @@ impl Attempts {
     }
 }
 
+/// Forgets what is kept for a while only: the delivery log past its retention, and sidebar
+/// call stats past a week (this loop runs on every instance that does background work).
 async fn prune(pool: &PgPool, retention: Duration) {
     match deliveries::prune_log(pool, retention).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "pruned old webhook deliveries"),
         Err(err) => tracing::warn!(error = %err, "pruning webhook deliveries failed"),
+    }
+    if let Err(err) = crate::sidebar::failures::prune_stats(pool).await {
+        tracing::warn!(error = %err, "pruning sidebar call stats failed");
     }
 }
 

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod crash;
 mod health;
+mod health_at_a_glance;
 mod helpers;
 mod input;
 mod isolation;

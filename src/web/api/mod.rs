@@ -147,6 +147,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             webhooks::update_destination,
             webhooks::delete_destination
         ))
+        .routes(routes!(webhooks::destination_health))
         .routes(routes!(webhooks::regenerate_secret))
         .routes(routes!(webhooks::send_test))
         .routes(routes!(webhooks::list_deliveries))

@@ -12,6 +12,7 @@ use crate::error::{AppError, ErrorBody};
 use crate::web::state::AppState;
 use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput};
+use crate::webhooks::health::{self, DestinationHealth};
 
 #[utoipa::path(get, path = "/api/webhook-destinations", tag = "webhooks",
     responses((status = 200, body = Vec<Destination>), (status = 401, body = ErrorBody)))]
@@ -55,6 +56,20 @@ pub async fn get_destination(
     let mut conn = state.pool().acquire().await?;
     Ok(AppJson(
         destinations::get_destination(&mut conn, &current, id).await?,
+    ))
+}
+
+/// Health at a glance: success rate, last success and failure, failures since the last
+/// success, and attempts per hour by outcome, over the last 24 hours.
+#[utoipa::path(get, path = "/api/webhook-destinations/{id}/health", tag = "webhooks", params(("id" = i64, Path)),
+    responses((status = 200, body = DestinationHealth), (status = 404, body = ErrorBody)))]
+pub async fn destination_health(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<DestinationHealth>, AppError> {
+    Ok(AppJson(
+        health::destination_health(state.pool(), &current, id).await?,
     ))
 }
 

@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama). Forms post back with the session's CSRF token; errors
 //! render as pages, and a missing session sends the browser to the login page.
 
+pub mod charts;
 pub mod flash;
 pub mod login;
 pub mod settings;

@@ -1,6 +1,8 @@
 //! Settings › Custom Sidebar Sections (owner and admin), and the per-section fragment the
 //! ticket page loads for agents.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -8,6 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::{CookieJar, Form};
 use serde::Deserialize;
 
+use super::charts::{self, HourBar};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -15,7 +18,7 @@ use crate::helpdesk::channels::{Channel, list_channels};
 use crate::sidebar::configure;
 use crate::sidebar::section_input::SectionInput;
 use crate::sidebar::sections::{self, FAILURE_LIMIT, Section};
-use crate::sidebar::{self, LoadMode, TestReport, render};
+use crate::sidebar::{self, LoadMode, TestReport, failures, render};
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -25,9 +28,15 @@ struct ListPage {
     sections: Vec<Section>,
     channels: Vec<Channel>,
     failure_limit: i32,
+    /// Each section's calls per hour by outcome (SVG, numbers only), by section id.
+    charts: HashMap<i64, String>,
 }
 
 impl ListPage {
+    fn chart(&self, section: &Section) -> &str {
+        self.charts.get(&section.id).map_or("", String::as_str)
+    }
+
     fn channel_names(&self, section: &Section) -> String {
         let names: Vec<&str> = self
             .channels
@@ -47,11 +56,27 @@ pub async fn list(
     sections::ensure_may_manage(&user)?;
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
+    let sections = sections::list_sections(&mut conn, &user).await?;
+    let calls = failures::hourly_calls(state.pool(), user.user.workspace_id).await?;
+    let now = chrono::Utc::now();
+    let charts = sections
+        .iter()
+        .map(|section| {
+            let bars: Vec<HourBar> = calls
+                .iter()
+                .filter(|(id, ..)| *id == section.id)
+                .map(|&(_, hour, ok, failed)| HourBar { hour, ok, failed })
+                .collect();
+            let label = "Calls per hour, last 24 hours";
+            (section.id, charts::hourly_outcomes(&bars, now, label))
+        })
+        .collect();
     let page = ListPage {
         layout: Layout::new("Custom Sidebar Sections", "sidebar-sections", &user, flash),
-        sections: sections::list_sections(&mut conn, &user).await?,
+        sections,
         channels: list_channels(&mut conn, user.user.workspace_id).await?,
         failure_limit: FAILURE_LIMIT,
+        charts,
     };
     Ok((jar, render(&page)).into_response())
 }

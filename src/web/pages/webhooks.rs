@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::{CookieJar, Form};
 use serde::Deserialize;
 
+use super::charts::{self, HourBar};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -15,6 +16,7 @@ use crate::web::state::AppState;
 use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput, Scope};
 use crate::webhooks::event_types::EventType;
+use crate::webhooks::health::{self, DestinationHealth};
 
 /// A checkbox for one notification type.
 pub struct EventChoice {
@@ -204,11 +206,29 @@ struct DestinationPage {
     error: Option<(String, String)>,
     /// The latest attempt's request headers and body, exactly as sent.
     latest: Option<(String, String)>,
+    health: Option<DestinationHealth>,
+    /// Attempts per hour by outcome (SVG, numbers only).
+    chart: String,
 }
 
 impl DestinationPage {
     fn tab(&self) -> &'static str {
         "settings"
+    }
+
+    /// "97.5%", or a dash with no attempt.
+    fn success_rate(&self) -> String {
+        match self.health.as_ref().and_then(|h| h.success_rate) {
+            Some(rate) => format!("{:.1}%", rate * 100.0),
+            None => "\u{2014}".into(),
+        }
+    }
+
+    fn when(&self, at: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+        at.map_or_else(
+            || "none in the last 24 hours".into(),
+            |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
     }
 
     fn error_for(&self, field: &str) -> Option<&str> {
@@ -249,13 +269,33 @@ fn destination_page(
         destination,
         error: None,
         latest: None,
+        health: None,
+        chart: String::new(),
     }
 }
 
+/// The page with what it shows beside the form: health, and the latest delivery.
 async fn with_latest(
     state: &AppState,
+    user: &CurrentUser,
     mut page: DestinationPage,
 ) -> Result<DestinationPage, PageError> {
+    let health = health::destination_health(state.pool(), user, page.destination.id).await?;
+    let bars: Vec<HourBar> = health
+        .hourly
+        .iter()
+        .map(|h| HourBar {
+            hour: h.hour,
+            ok: h.succeeded,
+            failed: h.failed,
+        })
+        .collect();
+    page.chart = charts::hourly_outcomes(
+        &bars,
+        chrono::Utc::now(),
+        "Attempts per hour, last 24 hours",
+    );
+    page.health = Some(health);
     if let Some((attempt, payload)) =
         deliveries::latest_attempt(state.pool(), page.destination.id).await?
     {
@@ -280,7 +320,7 @@ pub async fn show(
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
     let destination = destinations::get_destination(&mut conn, &user, id).await?;
-    let page = with_latest(&state, destination_page(&user, destination, flash)).await?;
+    let page = with_latest(&state, &user, destination_page(&user, destination, flash)).await?;
     Ok((jar, render(&page)).into_response())
 }
 
