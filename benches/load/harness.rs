@@ -56,8 +56,9 @@ pub async fn fresh_database(pg: &EmbeddedPostgres) -> (String, PgPool) {
         .execute(&mut admin)
         .await
         .unwrap();
+    // Migrated by the service as it starts (so an older build can be measured on its own
+    // schema): seed only after `Service::start`.
     let pool = db::connect(pg.connect_options(&name), 10).await.unwrap();
-    db::migrate(&pool).await.unwrap();
     let socket = pg
         .connect_options(&name)
         .get_socket()
@@ -68,6 +69,9 @@ pub async fn fresh_database(pg: &EmbeddedPostgres) -> (String, PgPool) {
         pool,
     )
 }
+
+/// The bench reads `/metrics` on the service's own port with this token.
+pub const METRICS_TOKEN: &str = "bench-metrics-token-0123456789";
 
 pub struct Service {
     child: Child,
@@ -86,6 +90,7 @@ impl Service {
             .env("DATABASE_URL", database_url)
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
             .env("METRICS_ADDR", "off")
+            .env("METRICS_TOKEN", METRICS_TOKEN)
             .env("DEMO_DATA", "false")
             .env("OUTBOUND_ALLOW_PRIVATE", "true")
             .env("OUTBOUND_ALLOW_HTTP", "true")

@@ -18,13 +18,13 @@ const PACE: Duration = Duration::from_millis(10);
 
 pub async fn logins(pg: &EmbeddedPostgres, binary: &Path) {
     let (url, pool) = fresh_database(pg).await;
-    let (_, token) = seed_workspace(&pool).await;
     let service = Service::start(
         binary,
         &url,
         &[("TRUSTED_CLIENT_IP_HEADER", "X-Forwarded-For")],
     )
     .await;
+    let (_, token) = seed_workspace(&pool).await;
     let quiet = authenticated_latency(&service.base, &token, None).await;
     report("quiet", &quiet, None);
     for spread in [false, true] {

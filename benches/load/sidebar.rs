@@ -102,8 +102,8 @@ impl Setup {
 
 pub async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
     let (url, pool) = fresh_database(pg).await;
-    let (_, token) = seed_workspace(&pool).await;
     let service = Service::start(binary, &url, &[]).await;
+    let (_, token) = seed_workspace(&pool).await;
     let setup = Setup::new(&service.base, &token).await;
 
     cold_ticket(&setup, &pool).await;

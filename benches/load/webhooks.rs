@@ -17,7 +17,9 @@ use sqlx::PgPool;
 use therethere::db::EmbeddedPostgres;
 use therethere::outbound::signature::{WEBHOOK_SIGNATURE_HEADER, verify_hex};
 
-use super::harness::{Service, fresh_database, percentile, post_json, seed_workspace};
+use super::harness::{
+    METRICS_TOKEN, Service, fresh_database, percentile, post_json, seed_workspace,
+};
 
 const EVENTS: usize = 2_000;
 const DESTINATIONS: usize = 10;
@@ -45,8 +47,8 @@ pub async fn webhook_fanout(
 ) {
     let label = label(one_slow, paced);
     let (url, pool) = fresh_database(pg).await;
-    let (_, token) = seed_workspace(&pool).await;
     let service = Service::start(binary, &url, &[]).await;
+    let (_, token) = seed_workspace(&pool).await;
     if !one_slow {
         println!(
             "idle RSS after start-up: {:.1} MB",
@@ -89,6 +91,7 @@ pub async fn webhook_fanout(
     );
     assert_eq!(bad_signatures, 0, "every signature verifies");
     if !one_slow && paced.is_none() {
+        save_metrics_sample(&service).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         println!(
             "idle RSS after scenario 1: {:.1} MB",
@@ -97,6 +100,41 @@ pub async fn webhook_fanout(
     }
     service.stop();
     pool.close().await;
+}
+
+/// `/metrics` as the scenario left it: saved whole to `target/bench-metrics.txt`, its webhook
+/// and pool lines printed (a build without metrics answers 404 and is skipped).
+async fn save_metrics_sample(service: &Service) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/metrics", service.base))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    if response.status() != 200 {
+        println!("(this build serves no /metrics)");
+        return;
+    }
+    let text = response.text().await.unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-metrics.txt");
+    std::fs::write(path, &text).unwrap();
+    println!("/metrics after the scenario (whole in {path}):");
+    let shown = [
+        "webhook_deliveries_total",
+        "webhook_queue",
+        "webhook_attempt_duration_seconds_count",
+        "webhook_attempt_duration_seconds_sum",
+        "fanout_lag",
+        "oldest_due",
+        "db_pool_connections",
+        "worker_last_tick",
+        "route=\"/api/tickets\"",
+    ];
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        if shown.iter().any(|s| line.contains(s)) {
+            println!("  {line}");
+        }
+    }
 }
 
 fn label(one_slow: bool, paced: Option<u64>) -> String {
