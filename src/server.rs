@@ -129,7 +129,7 @@ pub async fn serve(
         )?;
         tasks.push(tokio::spawn(mail.run(cancel.clone())));
         tasks.push(tokio::spawn(crate::webhooks::worker::run(
-            db::side_pool(state.pool(), config.worker_database_connections),
+            db::worker_pool(state.pool(), config.worker_database_connections),
             state.outbound().webhooks.clone(),
             state.metrics().clone(),
             config.webhooks.clone(),

@@ -12,15 +12,15 @@ use crate::mail::{OutgoingMail, enqueue_mail};
 /// The section row is written only when there is something to reset or the last success is
 /// a minute old: a healthy section under load costs one small upsert per call.
 pub async fn record_success(pool: &PgPool, section_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "WITH counted AS (
              INSERT INTO sidebar_call_stats (section_id, hour, ok) VALUES ($1, date_trunc('hour', now()), 1)
              ON CONFLICT (section_id, hour) DO UPDATE SET ok = sidebar_call_stats.ok + 1)
          UPDATE sidebar_sections SET consecutive_failures = 0, last_success_at = now()
          WHERE id = $1 AND (consecutive_failures <> 0 OR last_success_at IS NULL
                             OR last_success_at < now() - interval '1 minute')",
+        section_id,
     )
-    .bind(section_id)
     .execute(pool)
     .await?;
     Ok(())
@@ -59,17 +59,18 @@ pub async fn record_failure(
     error: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO sidebar_call_stats (section_id, hour, failed) VALUES ($1, date_trunc('hour', now()), 1)
          ON CONFLICT (section_id, hour) DO UPDATE SET failed = sidebar_call_stats.failed + 1",
+        section_id,
     )
-    .bind(section_id)
     .execute(&mut *tx)
     .await?;
     let reason =
         format!("Disabled after {FAILURE_LIMIT} consecutive failures. Last error: {error}");
     // SET expressions read the row as it was, so `consecutive_failures + 1` is this failure.
-    let row: Option<(i64, String, bool)> = sqlx::query_as(
+    // Checked against the schema at compile time (`.sqlx/` when no database is at hand).
+    let row = sqlx::query!(
         "UPDATE sidebar_sections SET
              consecutive_failures = consecutive_failures + 1,
              last_error = $2, last_error_at = now(),
@@ -78,15 +79,16 @@ pub async fn record_failure(
              disabled_reason = CASE WHEN consecutive_failures + 1 >= $3 THEN $4 ELSE disabled_reason END
          WHERE id = $1 AND enabled
          RETURNING workspace_id, title, enabled",
+        section_id,
+        error,
+        FAILURE_LIMIT,
+        &reason,
     )
-    .bind(section_id)
-    .bind(error)
-    .bind(FAILURE_LIMIT)
-    .bind(&reason)
     .fetch_optional(&mut *tx)
     .await?;
-    let disabled_now = matches!(row, Some((_, _, false)));
-    if let Some((workspace_id, title, false)) = row {
+    let disabled_now = row.as_ref().is_some_and(|r| !r.enabled);
+    if let Some(row) = row.filter(|r| !r.enabled) {
+        let (workspace_id, title) = (row.workspace_id, row.title);
         let owner: Option<String> = sqlx::query_scalar(
             "SELECT email FROM users WHERE workspace_id = $1 AND role = 'owner'",
         )

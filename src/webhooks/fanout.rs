@@ -52,11 +52,12 @@ pub async fn fan_out_pending(
     batch: i64,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let events: Vec<EventRow> = sqlx::query_as(
+    let events: Vec<EventRow> = sqlx::query_as!(
+        EventRow,
         "SELECT id, workspace_id, ticket_id, kind, actor_id, data FROM events
          WHERE NOT webhooks_fanned_out ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        batch,
     )
-    .bind(batch)
     .fetch_all(&mut *tx)
     .await?;
     if events.is_empty() {
@@ -89,10 +90,12 @@ pub async fn fan_out_pending(
     }
     queue::insert_deliveries(&mut tx, &deliveries).await?;
     let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-    sqlx::query("UPDATE events SET webhooks_fanned_out = true WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE events SET webhooks_fanned_out = true WHERE id = ANY($1)",
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(events.len())
 }

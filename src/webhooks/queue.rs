@@ -63,21 +63,20 @@ pub async fn insert_deliveries(
         return Ok(());
     }
     let column = |f: fn(&NewDelivery) -> String| deliveries.iter().map(f).collect::<Vec<String>>();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_id, event_type, payload)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
          ON CONFLICT DO NOTHING",
+        &column(|d| d.ulid.clone()),
+        &deliveries.iter().map(|d| d.workspace_id).collect::<Vec<i64>>(),
+        &deliveries.iter().map(|d| d.destination_id).collect::<Vec<i64>>(),
+        &deliveries.iter().map(|d| d.event_id).collect::<Vec<Option<i64>>>() as &[Option<i64>],
+        &column(|d| d.event_type.clone()),
+        &column(|d| d.payload.clone()),
     )
-    .bind(column(|d| d.ulid.clone()))
-    .bind(deliveries.iter().map(|d| d.workspace_id).collect::<Vec<i64>>())
-    .bind(deliveries.iter().map(|d| d.destination_id).collect::<Vec<i64>>())
-    .bind(deliveries.iter().map(|d| d.event_id).collect::<Vec<Option<i64>>>())
-    .bind(column(|d| d.event_type.clone()))
-    .bind(column(|d| d.payload.clone()))
     .execute(&mut *conn)
     .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
+    sqlx::query!("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
         .execute(conn)
         .await?;
     Ok(())
@@ -98,6 +97,8 @@ pub struct DestinationRoom {
 /// its room: a receiver that hangs holds at most its share of the slots, and its backlog is
 /// skipped without being read. Destinations with pending deliveries are found by a loose
 /// index scan (one probe each), then each gives its oldest due deliveries up to its room.
+/// Run on the worker's pool, whose statements are always planned for their parameters
+/// (`db::worker_pool`): this query's generic plan is slow.
 pub async fn claim_due(
     pool: &PgPool,
     limit: i64,
@@ -105,8 +106,10 @@ pub async fn claim_due(
     room: &DestinationRoom,
 ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
     let (partial_ids, partial_room): (Vec<i64>, Vec<i32>) = room.partial.iter().copied().unzip();
-    sqlx::query_as(
-        "WITH RECURSIVE pending_destinations AS (
+    // Checked against the schema at compile time (`.sqlx/` when no database is at hand).
+    sqlx::query_as!(
+        ClaimedDelivery,
+        r#"WITH RECURSIVE pending_destinations AS (
              (SELECT destination_id FROM webhook_deliveries WHERE status = 'pending'
               ORDER BY destination_id LIMIT 1)
              UNION ALL
@@ -148,17 +151,14 @@ pub async fn claim_due(
          UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
          FROM due, webhook_destinations w
          WHERE d.id = due.id AND w.id = d.destination_id
-         RETURNING d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url, w.secret",
+         RETURNING d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url AS "url!", w.secret AS "secret!""#,
+        limit,
+        lease.as_secs_f64(),
+        &room.full,
+        &partial_ids,
+        &partial_room,
+        room.per_destination,
     )
-    .bind(limit)
-    .bind(lease.as_secs_f64())
-    .bind(&room.full)
-    .bind(&partial_ids)
-    .bind(&partial_room)
-    .bind(room.per_destination)
-    // Planned afresh each time: after five runs on one connection PostgreSQL may switch to
-    // a generic plan, and the generic plan of this query took over a second per claim.
-    .persistent(false)
     .fetch_all(pool)
     .await
 }
@@ -242,8 +242,8 @@ pub async fn record_automatic_batch(
         return Ok(());
     }
     let records = || attempts.iter().map(|a| &a.record);
-    sqlx::query(
-        "WITH input AS (
+    sqlx::query!(
+        r#"WITH input AS (
              SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::jsonb[], $6::int[],
                                   $7::jsonb[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::float8[])
                AS t(delivery_id, started_at, duration_ms, url, request_headers, response_status,
@@ -260,20 +260,20 @@ pub async fn record_automatic_batch(
                                     ELSE now() + make_interval(secs => i.retry_after) END,
              locked_until = NULL,
              updated_at = now()
-         FROM input i WHERE d.id = i.delivery_id",
+         FROM input i WHERE d.id = i.delivery_id"#,
+        &records().map(|r| r.delivery_id).collect::<Vec<_>>(),
+        &records().map(|r| r.started_at).collect::<Vec<_>>(),
+        &records().map(|r| r.duration_ms).collect::<Vec<_>>(),
+        &records().map(|r| r.url.clone()).collect::<Vec<_>>(),
+        &records().map(|r| r.request_headers.clone()).collect::<Vec<_>>(),
+        &records().map(|r| r.response_status).collect::<Vec<_>>() as &[Option<i32>],
+        &records().map(|r| r.response_headers.clone()).collect::<Vec<_>>() as &[Option<serde_json::Value>],
+        &records().map(|r| r.response_body.clone()).collect::<Vec<_>>() as &[Option<String>],
+        &records().map(|r| r.error.clone()).collect::<Vec<_>>() as &[Option<String>],
+        &records().map(|r| r.succeeded).collect::<Vec<_>>(),
+        &attempts.iter().map(AutomaticAttempt::status).collect::<Vec<_>>() as &[&str],
+        &attempts.iter().map(AutomaticAttempt::retry_after_seconds).collect::<Vec<_>>() as &[Option<f64>],
     )
-    .bind(records().map(|r| r.delivery_id).collect::<Vec<_>>())
-    .bind(records().map(|r| r.started_at).collect::<Vec<_>>())
-    .bind(records().map(|r| r.duration_ms).collect::<Vec<_>>())
-    .bind(records().map(|r| r.url.clone()).collect::<Vec<_>>())
-    .bind(records().map(|r| r.request_headers.clone()).collect::<Vec<_>>())
-    .bind(records().map(|r| r.response_status).collect::<Vec<_>>())
-    .bind(records().map(|r| r.response_headers.clone()).collect::<Vec<_>>())
-    .bind(records().map(|r| r.response_body.clone()).collect::<Vec<_>>())
-    .bind(records().map(|r| r.error.clone()).collect::<Vec<_>>())
-    .bind(records().map(|r| r.succeeded).collect::<Vec<_>>())
-    .bind(attempts.iter().map(AutomaticAttempt::status).collect::<Vec<_>>())
-    .bind(attempts.iter().map(AutomaticAttempt::retry_after_seconds).collect::<Vec<_>>())
     .execute(pool)
     .await?;
     Ok(())
