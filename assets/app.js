@@ -54,6 +54,11 @@ async function loadSection(details, refresh = false) {
     // The server renders this fragment with every endpoint value escaped or sanitised.
     body.innerHTML = await response.text();
     details.dataset.status = response.headers.get("x-section-status") || "ok";
+    if (details.dataset.status === "empty" && details.open) {
+      // Nothing to show: collapsed, without remembering it as the agent's choice.
+      details.dataset.autoCollapsed = "true";
+      details.open = false;
+    }
     formatValues(body);
   } catch (error) {
     details.dataset.status = "error";
@@ -85,6 +90,10 @@ function setUpSections() {
       });
     }
     details.addEventListener("toggle", () => {
+      if (details.dataset.autoCollapsed === "true") {
+        delete details.dataset.autoCollapsed;
+        return;
+      }
       try {
         localStorage.setItem(collapsedKey(id), String(!details.open));
       } catch (_) {}

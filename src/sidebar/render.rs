@@ -128,7 +128,7 @@ pub fn render_load(load: &SectionLoad) -> String {
         (LoadStatus::Ok, Some(items)) => {
             let (judged, _) = items::judge_items(items);
             if judged.is_empty() {
-                "<p class=\"muted\">No data for this contact.</p>".into()
+                "<p class=\"muted section-empty\">Nothing to show</p>".into()
             } else {
                 render_items(&judged)
             }

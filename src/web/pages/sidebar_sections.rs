@@ -440,8 +440,11 @@ async fn fragment(
                 .into_response());
         }
     };
+    let empty = load.items.as_ref().is_some_and(Vec::is_empty);
     let status = match (load.status, load.stale) {
         (_, true) => "stale",
+        // The page shows an empty answer collapsed.
+        (sidebar::LoadStatus::Ok, _) if empty => "empty",
         (sidebar::LoadStatus::Ok, _) => "ok",
         (sidebar::LoadStatus::Error, _) => "error",
         (sidebar::LoadStatus::Disabled, _) => "disabled",

@@ -315,3 +315,46 @@ async fn an_agent_refreshes_a_section_and_sees_stale_data_marked() {
     );
     b.close().await;
 }
+
+#[tokio::test]
+async fn an_empty_section_shows_collapsed_without_overriding_the_agents_choice() {
+    let (app, ws, channel) = setup().await;
+    let endpoint = Receiver::start(Behaviour::Respond(200, r#"{"data":[]}"#.into())).await;
+    app.section(&ws.admin, &endpoint.url)
+        .set("channel_ids", json!([channel]))
+        .create()
+        .await;
+    let ticket = app
+        .ticket(&ws.agent)
+        .set("channel_id", channel)
+        .create_id()
+        .await;
+    let b = Browser::start(&app.address, "sidebar-empty").await;
+    b.log_in(&ws.agent).await;
+    b.goto(&format!("/tickets/{ticket}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css("details.custom-section[data-status='empty']"))
+        .await
+        .unwrap();
+    let state = |script: &'static str| {
+        let client = b.client.clone();
+        async move { client.execute(script, vec![]).await.unwrap() }
+    };
+    assert_eq!(
+        state("return document.querySelector('details.custom-section').open").await,
+        json!(false)
+    );
+    // Collapsed, so read the text the agent sees on opening it.
+    let shown =
+        state("return document.querySelector('.custom-section .section-body').textContent").await;
+    assert!(
+        shown.as_str().unwrap().contains("Nothing to show"),
+        "{shown}"
+    );
+    // Collapsing it for the agent is not remembered as the agent's own choice.
+    let remembered = "return Object.keys(localStorage).filter(k => k.startsWith('therethere.section.') && localStorage.getItem(k) === 'true').length";
+    assert_eq!(state(remembered).await, json!(0));
+    b.screenshots("ticket-empty-section").await;
+    b.close().await;
+}

@@ -90,3 +90,29 @@ async fn an_oversized_answer_is_a_failure() {
         "{load}"
     );
 }
+
+#[tokio::test]
+async fn an_empty_answer_is_nothing_to_show_collapsed_and_cached() {
+    let s = setup().await;
+    let endpoint = Receiver::start(Behaviour::Respond(200, r#"{"data":[]}"#.into())).await;
+    let id = s.section(&endpoint.url, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let ticket = s.ticket("jane@example.com", Some(s.channel)).await;
+    // The API says so plainly: ok, no items; and the answer is cached like any other.
+    let first = s.sidebar(ticket).await.remove(0);
+    assert_eq!(
+        (first["status"].clone(), first["items"].clone()),
+        (json!("ok"), json!([]))
+    );
+    assert_eq!(first["cached"], false);
+    assert_eq!(s.sidebar(ticket).await.remove(0)["cached"], true);
+    assert_eq!(endpoint.requests().len(), 1);
+    // The page's fragment says "empty", for the page to show it collapsed.
+    let browser = s.app.browser(&s.ws.agent).await;
+    let fragment = browser
+        .get(&format!("/tickets/{ticket}/sidebar/{id}"))
+        .await;
+    assert_eq!(fragment.headers()["x-section-status"], "empty");
+    assert!(fragment.text().await.unwrap().contains("Nothing to show"));
+}
