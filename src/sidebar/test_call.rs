@@ -6,7 +6,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::sections::{self, Section};
-use super::{Sidebar, call, items, render, section_input};
+use super::{Sidebar, call, configure, items, render, section_input};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::limits::{RatedAction, rate};
@@ -72,6 +72,22 @@ impl Sidebar {
         Ok(self
             .run_test(section.endpoint(), section.secret_bytes())
             .await)
+    }
+
+    /// Tests the section and, when the Test passes, enables it with its failure counter reset,
+    /// in one step. The section as it now is, and the report either way.
+    pub async fn test_and_enable(
+        &self,
+        user: &CurrentUser,
+        section: &Section,
+    ) -> Result<(TestReport, Section), AppError> {
+        let report = self.test_section(user, section).await?;
+        let section = if report.ok {
+            configure::set_enabled(self.pool(), user, section.id, true).await?
+        } else {
+            section.clone()
+        };
+        Ok((report, section))
     }
 
     /// The Test of an endpoint and secret as typed, before anything is saved (the spec: "before

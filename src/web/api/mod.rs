@@ -135,6 +135,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             sidebar_sections::delete_section
         ))
         .routes(routes!(sidebar_sections::test_section))
+        .routes(routes!(sidebar_sections::test_and_enable_section))
         .routes(routes!(sidebar_sections::test_draft_section))
         .routes(routes!(sidebar_sections::enable_section))
         .routes(routes!(sidebar_sections::disable_section))

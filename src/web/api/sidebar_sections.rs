@@ -97,6 +97,35 @@ pub async fn test_section(
     ))
 }
 
+/// What a Test and re-enable did.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TestAndEnable {
+    /// True when the Test passed and the section is enabled (its failure counter reset).
+    pub enabled: bool,
+    pub report: TestReport,
+    pub section: Section,
+}
+
+/// Tests the section and enables it (failure counter reset) only if the Test passes.
+#[utoipa::path(post, path = "/api/sidebar-sections/{id}/test-and-enable", tag = "sidebar", params(("id" = i64, Path)),
+    responses((status = 200, body = TestAndEnable), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, description = "Past `SECTION_TESTS_PER_MINUTE`; see `Retry-After`", body = ErrorBody)))]
+pub async fn test_and_enable_section(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<TestAndEnable>, AppError> {
+    let mut conn = state.pool().acquire().await?;
+    let section = sections::get_section_to_manage(&mut conn, &current, id).await?;
+    drop(conn);
+    let (report, section) = state.sidebar().test_and_enable(&current, &section).await?;
+    Ok(AppJson(TestAndEnable {
+        enabled: report.ok,
+        report,
+        section,
+    }))
+}
+
 /// An endpoint and secret to Test before any section is saved.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

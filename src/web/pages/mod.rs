@@ -80,6 +80,10 @@ pub fn router() -> Router<AppState> {
             post(sidebar_sections::enable),
         )
         .route(
+            "/settings/sidebar-sections/{id}/test-and-enable",
+            post(sidebar_sections::test_and_enable),
+        )
+        .route(
             "/settings/sidebar-sections/{id}/disable",
             post(sidebar_sections::disable),
         )

@@ -340,6 +340,27 @@ pub async fn test(
     Ok(render(&page))
 }
 
+/// "Test and re-enable": a disabled section is enabled (failure counter reset) when its Test
+/// passes; otherwise it stays disabled and the report says why.
+pub async fn test_and_enable(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let mut conn = state.pool().acquire().await?;
+    let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
+    drop(conn);
+    let (report, section) = state.sidebar().test_and_enable(&user, &section).await?;
+    let flash = if report.ok {
+        "Test passed: the section is enabled again, its failure count back at 0."
+    } else {
+        "Test failed: the section stays disabled. The report below says why."
+    };
+    let mut page = form_page(&state, &user, Some(section), Some(flash.to_string())).await?;
+    page.report = Some(report);
+    Ok(render(&page))
+}
+
 pub async fn enable(
     State(state): State<AppState>,
     PageUser(user): PageUser,

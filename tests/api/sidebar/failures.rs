@@ -198,3 +198,59 @@ async fn the_test_button_shows_the_raw_response_and_touches_nothing() {
         .unwrap();
     assert_eq!(cached, 0, "a test neither reads nor fills the cache");
 }
+
+#[tokio::test]
+async fn a_passing_test_re_enables_a_disabled_section_in_one_step() {
+    let s = setup().await;
+    let endpoint = Receiver::start(Behaviour::Sequence(vec![
+        (500, "still down".into()),
+        (200, SPEC_EXAMPLE.into()),
+        (200, SPEC_EXAMPLE.into()),
+    ]))
+    .await;
+    let id = s.section(&endpoint.url, json!({})).await["id"]
+        .as_i64()
+        .unwrap();
+    let admin = s.app.api(&s.ws.admin);
+    admin
+        .post(&format!("/api/sidebar-sections/{id}/disable"), &json!({}))
+        .await;
+    let path = format!("/api/sidebar-sections/{id}/test-and-enable");
+    // An agent may not.
+    let refused = s.app.api(&s.ws.agent).post(&path, &json!({})).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // The endpoint still fails: the section stays disabled, and the report says why.
+    let failed: Value = admin.post(&path, &json!({})).await.json().await.unwrap();
+    assert_eq!(failed["enabled"], false);
+    assert_eq!(failed["section"]["enabled"], false);
+    assert_eq!(failed["report"]["error"], "the endpoint answered HTTP 500");
+    // Fixed: enabled again, counter reset, in the same step.
+    let passed: Value = admin.post(&path, &json!({})).await.json().await.unwrap();
+    assert_eq!(passed["enabled"], true);
+    assert_eq!(passed["section"]["enabled"], true);
+    assert_eq!(passed["section"]["consecutive_failures"], 0);
+    assert_eq!(passed["report"]["ok"], true);
+
+    // The page offers it only while the section is disabled.
+    admin
+        .post(&format!("/api/sidebar-sections/{id}/disable"), &json!({}))
+        .await;
+    let browser = s.app.browser(&s.ws.admin).await;
+    let page = browser
+        .get_html(&format!("/settings/sidebar-sections/{id}"))
+        .await;
+    assert!(page.contains("Test and re-enable"));
+    let done = browser
+        .submit(
+            &format!("/settings/sidebar-sections/{id}/test-and-enable"),
+            &[],
+        )
+        .await;
+    let html = done.text().await.unwrap();
+    assert!(
+        html.contains("Test passed: the section is enabled again"),
+        "{html}"
+    );
+    assert!(!html.contains("Test and re-enable"));
+    assert_eq!(s.section_row(id).await["enabled"], true);
+}
