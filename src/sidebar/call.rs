@@ -5,7 +5,7 @@ use bytes::Bytes;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use super::items::data_array;
+use super::items::{Answer, read_answer};
 use crate::outbound::client::OutboundClient;
 use crate::outbound::signature::SIDEBAR_SIGNATURE_HEADER;
 use crate::outbound::{Exchange, OutboundFailure, Signing};
@@ -34,7 +34,7 @@ pub async fn call_endpoint(
 }
 
 /// Success is a 2xx answer whose body is a JSON object with a `data` array.
-pub fn judge_exchange(exchange: &Exchange) -> FetchOutcome {
+pub fn judge_exchange(exchange: &Exchange) -> Result<Answer, String> {
     let received = exchange.outcome.as_ref().map_err(|failure| match failure {
         OutboundFailure::TimedOut => "timed out".to_string(),
         other => other.to_string(),
@@ -48,5 +48,5 @@ pub fn judge_exchange(exchange: &Exchange) -> FetchOutcome {
             received.body.len() / 1024
         ));
     }
-    data_array(&received.body).map_err(|e| e.to_string())
+    read_answer(&received.body).map_err(|e| e.to_string())
 }

@@ -19,16 +19,37 @@ pub enum DataError {
     NoDataArray,
 }
 
-/// The `data` array of a response body.
-pub fn data_array(body: &[u8]) -> Result<Vec<Value>, DataError> {
+/// The bounds an endpoint's `cache_seconds` is clamped to: 15 s to 24 h.
+pub const MIN_CACHE_SECONDS: u32 = 15;
+pub const MAX_CACHE_SECONDS: u32 = 86_400;
+
+/// A usable answer: its `data` items, and how long the endpoint asked it to be reused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub items: Vec<Value>,
+    /// `cache_seconds` beside `data`, clamped; `None` when absent or not a number (then the
+    /// configured cache time holds).
+    pub cache_seconds: Option<u32>,
+}
+
+/// The `data` array of a response body, and its `cache_seconds` if it has one.
+pub fn read_answer(body: &[u8]) -> Result<Answer, DataError> {
     let value: Value = serde_json::from_slice(body).map_err(|_| DataError::InvalidJson)?;
-    match value {
-        Value::Object(mut object) => match object.remove("data") {
-            Some(Value::Array(items)) => Ok(items),
-            _ => Err(DataError::NoDataArray),
-        },
-        _ => Err(DataError::NoDataArray),
-    }
+    let Value::Object(mut object) = value else {
+        return Err(DataError::NoDataArray);
+    };
+    let Some(Value::Array(items)) = object.remove("data") else {
+        return Err(DataError::NoDataArray);
+    };
+    let cache_seconds = object
+        .get("cache_seconds")
+        .and_then(Value::as_f64)
+        .filter(|n| n.is_finite())
+        .map(|n| n.clamp(f64::from(MIN_CACHE_SECONDS), f64::from(MAX_CACHE_SECONDS)) as u32);
+    Ok(Answer {
+        items,
+        cache_seconds,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -240,7 +261,7 @@ mod tests {
             {"name":"Member since","value":"2025-06-15T00:00:00Z","type":"date"},
             {"name":"Active","value":true,"type":"boolean"},
             {"name":"Dashboard","value":"https://app.example.com/users/123","type":"url"}]}"#;
-        let (items, problems) = judge_items(&data_array(body).unwrap());
+        let (items, problems) = judge_items(&read_answer(body).unwrap().items);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(
             items[1],
@@ -262,11 +283,35 @@ mod tests {
 
     #[test]
     fn responses_without_a_data_array_are_failures() {
-        assert_eq!(data_array(b"not json"), Err(DataError::InvalidJson));
-        assert_eq!(data_array(b"[]"), Err(DataError::NoDataArray));
-        assert_eq!(data_array(br#"{"data":{}}"#), Err(DataError::NoDataArray));
-        assert_eq!(data_array(br#"{"items":[]}"#), Err(DataError::NoDataArray));
-        assert_eq!(data_array(br#"{"data":[]}"#), Ok(vec![]));
+        assert_eq!(read_answer(b"not json"), Err(DataError::InvalidJson));
+        assert_eq!(read_answer(b"[]"), Err(DataError::NoDataArray));
+        assert_eq!(read_answer(br#"{"data":{}}"#), Err(DataError::NoDataArray));
+        assert_eq!(read_answer(br#"{"items":[]}"#), Err(DataError::NoDataArray));
+        let empty = Answer {
+            items: vec![],
+            cache_seconds: None,
+        };
+        assert_eq!(read_answer(br#"{"data":[]}"#), Ok(empty));
+    }
+
+    #[test]
+    fn cache_seconds_is_read_and_clamped_and_otherwise_ignored() {
+        let seconds = |body: &str| read_answer(body.as_bytes()).unwrap().cache_seconds;
+        assert_eq!(seconds(r#"{"data":[],"cache_seconds":120}"#), Some(120));
+        assert_eq!(
+            seconds(r#"{"data":[],"cache_seconds":1}"#),
+            Some(MIN_CACHE_SECONDS)
+        );
+        assert_eq!(
+            seconds(r#"{"data":[],"cache_seconds":1e9}"#),
+            Some(MAX_CACHE_SECONDS)
+        );
+        assert_eq!(
+            seconds(r#"{"data":[],"cache_seconds":-5}"#),
+            Some(MIN_CACHE_SECONDS)
+        );
+        assert_eq!(seconds(r#"{"data":[],"cache_seconds":"soon"}"#), None);
+        assert_eq!(seconds(r#"{"data":[]}"#), None);
     }
 
     #[test]

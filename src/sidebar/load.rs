@@ -201,9 +201,13 @@ impl Sidebar {
                 ..SectionLoad::new(section, LoadStatus::Ok)
             },
             Some(Err(error)) => {
-                let last_good =
-                    cache::fresh_entry(self.pool(), section, contact.id, settings.stale_max_age)
-                        .await;
+                let last_good = cache::last_good_entry(
+                    self.pool(),
+                    section,
+                    contact.id,
+                    settings.stale_max_age,
+                )
+                .await;
                 match last_good {
                     // The failure is already counted; the last good answer is shown, marked stale.
                     Ok(Some((items, fetched_at))) => {
@@ -246,15 +250,15 @@ impl Sidebar {
             &contact.email,
         )
         .await;
-        let outcome = call::judge_exchange(&exchange);
-        let counted = match (&outcome, &exchange.outcome) {
+        let answer = call::judge_exchange(&exchange);
+        let counted = match (&answer, &exchange.outcome) {
             (Ok(_), _) => CallOutcome::ok,
             (Err(_), Err(OutboundFailure::TimedOut)) => CallOutcome::timeout,
             (Err(_), _) => CallOutcome::error,
         };
         self.0.metrics.sidebar_call(counted, exchange.duration);
-        let recorded = match &outcome {
-            Ok(items) => cache::store(pool, &section, contact.id, items)
+        let recorded = match &answer {
+            Ok(answer) => cache::store(pool, &section, contact.id, answer)
                 .await
                 .and(failures::record_success(pool, section.id).await),
             Err(error) => {
@@ -274,7 +278,7 @@ impl Sidebar {
             tracing::error!(section.id = section.id, error = %err, "recording a sidebar fetch failed");
         }
         lease::release(pool, section.id, contact.id).await;
-        outcome
+        answer.map(|answer| answer.items)
     }
 }
 

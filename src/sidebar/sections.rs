@@ -182,7 +182,7 @@ pub async fn ticket_sections_with_cache(
     FROM sidebar_sections s
     LEFT JOIN sidebar_cache cache ON cache.section_id = s.id AND cache.contact_id = ct.id
          AND cache.section_version = s.version
-         AND cache.fetched_at > now() - make_interval(secs => $3)",
+         AND cache.fetched_at > now() - make_interval(secs => COALESCE(cache.cache_seconds, $3))",
     );
     let rows = sqlx::query(&format!(
         "SELECT ct.id AS contact_id, ct.name AS contact_name, ct.email AS contact_email, x.*

@@ -35,6 +35,11 @@ pub struct TestReport {
     /// For a Test as typed with no secret: the one generated for it (keep it to save with).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generated_secret: Option<String>,
+    /// How long this answer would be cached, in seconds: the endpoint's `cache_seconds`
+    /// (clamped to 15 s–24 h) or the configured `SIDEBAR_CACHE_TTL`. Null when it failed.
+    pub cached_for_seconds: Option<u64>,
+    /// True when the endpoint set `cache_seconds` itself.
+    pub cache_seconds_from_endpoint: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -117,11 +122,19 @@ impl Sidebar {
         let exchange =
             call::call_endpoint(&self.0.outbound.sidebar, endpoint_url, secret, TEST_EMAIL).await;
         let outcome = call::judge_exchange(&exchange);
+        let asked = outcome
+            .as_ref()
+            .ok()
+            .and_then(|answer| answer.cache_seconds);
+        let cached_for_seconds = outcome
+            .as_ref()
+            .ok()
+            .map(|_| asked.map_or(self.settings().cache_ttl.as_secs(), u64::from));
         let (items, problems, preview_html, error) = match outcome {
-            Ok(items) => {
-                let (judged, problems) = items::judge_items(&items);
+            Ok(answer) => {
+                let (judged, problems) = items::judge_items(&answer.items);
                 (
-                    Some(items),
+                    Some(answer.items),
                     problems,
                     Some(render::render_items(&judged)),
                     None,
@@ -155,6 +168,8 @@ impl Sidebar {
                 .find(|(name, _)| name == SIDEBAR_SIGNATURE_HEADER)
                 .map(|(_, value)| value.clone()),
             generated_secret: None,
+            cached_for_seconds,
+            cache_seconds_from_endpoint: asked.is_some(),
         }
     }
 }

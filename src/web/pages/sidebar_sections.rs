@@ -99,9 +99,21 @@ struct FormPage {
     report: Option<TestReport>,
     failure_limit: i32,
     signing: Option<sidebar::SigningExample>,
+    /// `SIDEBAR_CACHE_TTL`, in seconds.
+    cache_ttl_seconds: u64,
 }
 
 impl FormPage {
+    /// "5 minutes", "2 hours", "45 seconds".
+    fn duration_text(&self, seconds: impl std::borrow::Borrow<u64>) -> String {
+        let (n, unit) = match *seconds.borrow() {
+            s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
+            s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+            s => (s, "second"),
+        };
+        format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    }
+
     fn error_for(&self, field: &str) -> Option<&str> {
         self.error
             .as_ref()
@@ -160,6 +172,7 @@ async fn form_page(
         error: None,
         report: None,
         failure_limit: FAILURE_LIMIT,
+        cache_ttl_seconds: state.sidebar().settings().cache_ttl.as_secs(),
     })
 }
 

@@ -284,3 +284,77 @@ async fn the_section_page_shows_endpoint_authors_an_exact_signing_example() {
         "Signature sent: <code id=\"signature-sent\">X-There-There-Signature: {signature}</code>"
     )));
 }
+
+#[tokio::test]
+async fn an_endpoint_sets_how_long_its_answer_is_cached() {
+    // Asks for 20 s: an answer 25 s old is called again; the default (300 s) would have kept it.
+    let endpoint = Receiver::start(Behaviour::Respond(
+        200,
+        r#"{"data":[{"name":"Plan","value":"Pro","type":"markdown"}],"cache_seconds":20}"#.into(),
+    ))
+    .await;
+    let (app, ws, section, ticket) = setup(&endpoint).await;
+    let api = app.api(&ws.agent);
+    let load = || async {
+        let loads: Vec<Value> = api
+            .get_json(&format!("/api/tickets/{ticket}/sidebar"))
+            .await;
+        loads[0]["cached"].as_bool().unwrap()
+    };
+    assert!(!load().await);
+    age_cache(&app, "15 seconds").await;
+    assert!(load().await, "15 s old: still fresh");
+    age_cache(&app, "25 seconds").await;
+    assert!(!load().await, "25 s old: past the endpoint's 20 s");
+    assert_eq!(endpoint.requests().len(), 2);
+
+    // The Test view says so.
+    let report: Value = app
+        .api(&ws.admin)
+        .post(&format!("/api/sidebar-sections/{section}/test"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["cached_for_seconds"], 20);
+    assert_eq!(report["cache_seconds_from_endpoint"], true);
+    let page = app
+        .browser(&ws.admin)
+        .await
+        .submit(&format!("/settings/sidebar-sections/{section}/test"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Cached for 20 seconds (the endpoint"),
+        "{page}"
+    );
+    assert!(page.contains("Answers are cached per contact for 5 minutes, unless"));
+}
+
+#[tokio::test]
+async fn without_cache_seconds_the_configured_time_holds() {
+    let endpoint = Receiver::start(Behaviour::Respond(200, DATA.into())).await;
+    let (app, ws, section, ticket) = setup(&endpoint).await;
+    let api = app.api(&ws.agent);
+    let path = format!("/api/tickets/{ticket}/sidebar");
+    let _: Value = api.get_json(&path).await;
+    age_cache(&app, "250 seconds").await;
+    let second: Vec<Value> = api.get_json(&path).await;
+    assert_eq!(second[0]["cached"], true, "under the 300 s default");
+    let report: Value = app
+        .api(&ws.admin)
+        .post(&format!("/api/sidebar-sections/{section}/test"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report["cached_for_seconds"].clone(),
+            report["cache_seconds_from_endpoint"].clone()
+        ),
+        (json!(300), json!(false))
+    );
+}
