@@ -21,7 +21,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    pub method: &'static str,
     /// The route template (`/api/tickets/{id}`), never the raw path: ids would make a series
     /// per ticket.
     pub route: String,
@@ -30,7 +30,7 @@ pub struct HttpLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
+    pub method: &'static str,
     pub route: String,
 }
 
@@ -109,13 +109,20 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
-/// What the database says when scraped: the webhook queue, fan-out and the mail outbox.
+/// The webhook queue, all instances together (read from PostgreSQL when scraped).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Backlog {
+pub struct QueueDepth {
     pub pending: i64,
     pub due: i64,
     pub leased: i64,
+    /// How long the oldest due, unclaimed delivery has waited (zero when none).
     pub oldest_due_age: Duration,
+}
+
+/// What the database says when scraped: the webhook queue, fan-out and the mail outbox.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Backlog {
+    pub queue: QueueDepth,
     pub fan_out_lag: Duration,
     pub mail_outbox: i64,
 }
@@ -256,7 +263,7 @@ impl Default for Metrics {
 impl Metrics {
     pub fn http_request(&self, labels: HttpLabels, elapsed: Duration) {
         let route = RouteLabels {
-            method: labels.method.clone(),
+            method: labels.method,
             route: labels.route.clone(),
         };
         self.http_requests.get_or_create(&labels).inc();
@@ -324,15 +331,15 @@ impl Metrics {
 
     /// The OpenMetrics text of everything, with the database's figures as `backlog` gives them.
     pub fn render(&self, backlog: &Backlog) -> String {
+        let queue = &backlog.queue;
         for (state, n) in [
-            (QueueState::pending, backlog.pending),
-            (QueueState::due, backlog.due),
-            (QueueState::leased, backlog.leased),
+            (QueueState::pending, queue.pending),
+            (QueueState::due, queue.due),
+            (QueueState::leased, queue.leased),
         ] {
             self.queue.get_or_create(&QueueLabel { state }).set(n);
         }
-        self.oldest_due_age
-            .set(backlog.oldest_due_age.as_secs_f64());
+        self.oldest_due_age.set(queue.oldest_due_age.as_secs_f64());
         self.fan_out_lag.set(backlog.fan_out_lag.as_secs_f64());
         self.mail_outbox.set(backlog.mail_outbox);
         self.worker_tick_age.set(
@@ -372,15 +379,18 @@ mod tests {
         metrics.webhook_attempt(DeliveryOutcome::retrying, Duration::from_millis(20));
         metrics.http_request(
             HttpLabels {
-                method: "GET".into(),
+                method: "GET",
                 route: "/api/tickets/{id}".into(),
                 status: 200,
             },
             Duration::from_millis(3),
         );
         let text = metrics.render(&Backlog {
-            pending: 7,
-            due: 2,
+            queue: QueueDepth {
+                pending: 7,
+                due: 2,
+                ..QueueDepth::default()
+            },
             ..Backlog::default()
         });
         assert!(

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -48,12 +48,8 @@ pub async fn with_token(State(state): State<AppState>, headers: HeaderMap) -> Re
 async fn render(state: AppState) -> Response {
     let pool = state.pool();
     let read = async {
-        let queue = webhooks::queue::backlog(pool).await?;
         Ok::<_, sqlx::Error>(Backlog {
-            pending: queue.pending,
-            due: queue.due,
-            leased: queue.leased,
-            oldest_due_age: queue.oldest_due_age,
+            queue: webhooks::queue::backlog(pool).await?,
             fan_out_lag: webhooks::fanout::lag(pool).await?,
             mail_outbox: mail::outbox::depth(pool).await?,
         })
@@ -93,11 +89,16 @@ pub async fn note_route(request: Request, next: Next) -> Response {
 pub async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     // Only the methods we serve become label values: any other is one series, not one each.
-    let method = match request.method().as_str() {
-        known @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => known,
+    let method = match *request.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
         _ => "other",
-    }
-    .to_string();
+    };
     let response = next.run(request).await;
     let route = match response.extensions().get::<RouteTemplate>() {
         Some(RouteTemplate(route)) => route.clone(),

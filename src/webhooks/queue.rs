@@ -9,7 +9,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::attempt::{AttemptRecord, ClaimedDelivery};
 use super::retry::{Next, RetryPolicy};
-use crate::metrics::DeliveryOutcome;
+use crate::metrics::{DeliveryOutcome, QueueDepth};
 
 /// Postgres channel notified when deliveries are queued.
 pub const NOTIFY_CHANNEL: &str = "therethere_webhooks";
@@ -279,18 +279,8 @@ pub async fn record_automatic_batch(
     Ok(())
 }
 
-/// The queue as the metrics show it, all instances together.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Backlog {
-    pub pending: i64,
-    pub due: i64,
-    pub leased: i64,
-    /// How long the oldest due, unclaimed delivery has waited (zero when none).
-    pub oldest_due_age: std::time::Duration,
-}
-
 /// Counts pending deliveries (by the pending-only index) for `/metrics`.
-pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
+pub async fn backlog(pool: &PgPool) -> Result<QueueDepth, sqlx::Error> {
     let (pending, due, leased, oldest): (i64, i64, i64, f64) = sqlx::query_as(
         "SELECT count(*),
                 count(*) FILTER (WHERE next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())),
@@ -301,7 +291,7 @@ pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
     )
     .fetch_one(pool)
     .await?;
-    Ok(Backlog {
+    Ok(QueueDepth {
         pending,
         due,
         leased,

@@ -7,7 +7,9 @@ use therethere::helpdesk::tickets::{NewContact, NewTicket, receive_ticket};
 use therethere::helpdesk::users::{NewUser, Role};
 use therethere::helpdesk::workspaces::create_workspace;
 
-use crate::helpers::{Binary, TestApp, eventually, spawn_database, unique_ulids};
+use crate::helpers::{
+    Binary, TestApp, leased_now, spawn_database, unique_ulids, until_all_succeeded,
+};
 use crate::receiver::{Behaviour, Receiver};
 
 const DESTINATIONS: usize = 10;
@@ -76,12 +78,7 @@ async fn a_killed_instance_loses_no_delivery() {
     first.child.wait().unwrap();
     // What the killed instance had claimed and not yet recorded: attempts in flight, whose
     // leases (2 s) have not expired yet. Only these may be delivered twice.
-    let in_flight: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND locked_until > now()",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
+    let in_flight = leased_now(&db.pool).await;
     let (delivered_before, _) = unique_ulids(&receiver);
     assert!(
         delivered_before < expected,
@@ -89,20 +86,7 @@ async fn a_killed_instance_loses_no_delivery() {
     );
 
     let second = start_binary(&db);
-    eventually(
-        "every delivery succeeds after the restart",
-        Duration::from_secs(90),
-        || async {
-            let succeeded: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'",
-            )
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-            (succeeded as usize == expected).then_some(())
-        },
-    )
-    .await;
+    until_all_succeeded(&db.pool, expected).await;
     second.stop();
 
     let (unique, total) = unique_ulids(&receiver);
@@ -112,7 +96,7 @@ async fn a_killed_instance_loses_no_delivery() {
     );
     assert_eq!(unique, expected, "every delivery arrived");
     assert!(
-        total - unique <= in_flight as usize,
+        total - unique <= in_flight,
         "{} duplicates, {in_flight} attempts in flight: only those may repeat",
         total - unique
     );

@@ -9,7 +9,7 @@ use therethere::helpdesk::users::{NewUser, Role};
 use therethere::helpdesk::workspaces::create_workspace;
 use therethere::limits::Limits;
 
-use crate::helpers::{Binary, eventually, spawn_database, unique_ulids};
+use crate::helpers::{Binary, leased_now, spawn_database, unique_ulids, until_all_succeeded};
 use crate::receiver::{Behaviour, Receiver};
 
 const DESTINATIONS: usize = 5;
@@ -90,13 +90,7 @@ async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
         first.child.wait().unwrap();
         // What was leased then (the killed worker's attempts under way or unrecorded, and the
         // other's): only these may be delivered twice.
-        let leased: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND locked_until > now()",
-        )
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-        (unique_ulids(&receiver).0, leased as usize)
+        (unique_ulids(&receiver).0, leased_now(&db.pool).await)
     };
     let (_, (delivered_before, leased)) = tokio::join!(burst, kill_first);
     assert!(
@@ -106,20 +100,7 @@ async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
 
     // Done when every delivery is recorded as succeeded: what the killed worker had under
     // way is attempted again once its lease (2 s) expires.
-    eventually(
-        "every delivery succeeds",
-        Duration::from_secs(90),
-        || async {
-            let succeeded: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'",
-            )
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-            (succeeded as usize == expected).then_some(())
-        },
-    )
-    .await;
+    until_all_succeeded(&db.pool, expected).await;
     let (unique, total) = unique_ulids(&receiver);
     eprintln!(
         "roles test: 1 web + 2 workers, one SIGKILLed after {delivered_before} deliveries ({leased} leased): {unique} of {expected} delivered, {} duplicates",

@@ -275,7 +275,7 @@ fn destination_page(
 }
 
 /// The page with what it shows beside the form: health, and the latest delivery.
-async fn with_latest(
+async fn with_activity(
     state: &AppState,
     user: &CurrentUser,
     mut page: DestinationPage,
@@ -320,7 +320,7 @@ pub async fn show(
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
     let destination = destinations::get_destination(&mut conn, &user, id).await?;
-    let page = with_latest(&state, &user, destination_page(&user, destination, flash)).await?;
+    let page = with_activity(&state, &user, destination_page(&user, destination, flash)).await?;
     Ok((jar, render(&page)).into_response())
 }
 

@@ -105,3 +105,34 @@ pub fn unique_ulids(receiver: &Receiver) -> (usize, usize) {
         .collect();
     (unique.len(), requests.len())
 }
+
+/// Deliveries leased right now: claimed by a worker and not yet recorded. After a worker is
+/// killed, only these may be delivered twice.
+pub async fn leased_now(pool: &sqlx::PgPool) -> usize {
+    let leased: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND locked_until > now()",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    leased as usize
+}
+
+/// Waits until `expected` deliveries are recorded as succeeded (what a killed worker had
+/// under way is attempted again once its lease expires).
+pub async fn until_all_succeeded(pool: &sqlx::PgPool, expected: usize) {
+    eventually(
+        "every delivery succeeds",
+        Duration::from_secs(90),
+        || async {
+            let succeeded: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            (succeeded as usize == expected).then_some(())
+        },
+    )
+    .await
+}
