@@ -16,7 +16,7 @@ struct Cli {
 enum Command {
     /// Run the service (the default): pages, API and background work, or one of them.
     Serve {
-        /// What to run: all, web (pages and API) or worker (webhook delivery and mail).
+        /// What to run: all, web (pages and API) or worker (webhook delivery, mail and sidebar warm-ups).
         /// Default: the `ROLE` variable, else all.
         #[arg(long, value_enum)]
         role: Option<Role>,

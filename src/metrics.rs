@@ -142,6 +142,7 @@ pub struct Metrics {
     sidebar_cache: Family<CacheLabel, Counter>,
     sidebar_stale_served: Counter,
     sections_auto_disabled: Counter,
+    sidebar_warm_ups: Counter,
     mail_outbox: Gauge,
     mail_send_failures: Counter,
     pool_connections: Family<PoolLabels, Gauge>,
@@ -169,6 +170,7 @@ impl Default for Metrics {
             sidebar_cache: Family::default(),
             sidebar_stale_served: Counter::default(),
             sections_auto_disabled: Counter::default(),
+            sidebar_warm_ups: Counter::default(),
             mail_outbox: Gauge::default(),
             mail_send_failures: Counter::default(),
             pool_connections: Family::default(),
@@ -241,6 +243,11 @@ impl Default for Metrics {
             m.sections_auto_disabled.clone(),
         );
         r.register(
+            "sidebar_warm_ups",
+            "Sidebar section calls made in the background when a ticket arrived",
+            m.sidebar_warm_ups.clone(),
+        );
+        r.register(
             "mail_outbox",
             "Mail waiting to be sent (read when scraped)",
             m.mail_outbox.clone(),
@@ -303,6 +310,10 @@ impl Metrics {
 
     pub fn section_auto_disabled(&self) {
         self.sections_auto_disabled.inc();
+    }
+
+    pub fn sidebar_warm_up(&self) {
+        self.sidebar_warm_ups.inc();
     }
 
     pub fn mail_send_failed(&self) {

@@ -128,6 +128,9 @@ pub async fn serve(
             state.metrics().clone(),
         )?;
         tasks.push(tokio::spawn(mail.run(cancel.clone())));
+        tasks.push(tokio::spawn(
+            state.sidebar().clone().run_warm_ups(cancel.clone()),
+        ));
         tasks.push(tokio::spawn(crate::webhooks::worker::run(
             db::worker_pool(state.pool(), config.worker_database_connections),
             state.outbound().webhooks.clone(),

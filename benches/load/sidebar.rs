@@ -1,9 +1,11 @@
-//! Scenarios 3 (a cold ticket with one 10 s endpoint among five) and 4 (a warm cache under 100
-//! agents reloading, closed and open loop, and a cold stampede on one contact).
+//! Scenarios 3 (a cold ticket with one 10 s endpoint among five, with and without "Load when a
+//! ticket arrives"), 4 (a warm cache under 100 agents reloading, closed and open loop, and a
+//! cold stampede on one contact) and 5 (agents' loads while 1,000 tickets arrive at once, with
+//! and without warm-ups).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -17,6 +19,8 @@ use super::harness::{Service, fresh_database, percentile, post_json, seed_worksp
 const SECTIONS: usize = 5;
 const CONTACTS: usize = 1_000;
 const AGENTS: usize = 100;
+/// Tickets arriving at once in scenario 5.
+const BURST: usize = 1_000;
 /// How long each warm run lasts.
 const RUN_FOR: Duration = Duration::from_secs(5);
 
@@ -91,6 +95,21 @@ impl Setup {
             .unwrap()
     }
 
+    /// Turns "Load when a ticket arrives" on or off for the sections given.
+    async fn load_on_arrival(&self, sections: &[i64], on: bool) {
+        for id in sections {
+            let response = self
+                .client
+                .patch(format!("{}/api/sidebar-sections/{id}", self.base))
+                .bearer_auth(&self.token)
+                .json(&json!({"load_on_arrival": on}))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+        }
+    }
+
     /// Calls made so far to the fast endpoints.
     fn fast_calls(&self) -> usize {
         self.calls[..SECTIONS - 1]
@@ -106,7 +125,10 @@ pub async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
     let (_, token) = seed_workspace(&pool).await;
     let setup = Setup::new(&service.base, &token).await;
 
-    cold_ticket(&setup, &pool).await;
+    cold_ticket(&setup, &pool, false).await;
+    setup.load_on_arrival(&setup.section_ids, true).await;
+    cold_ticket(&setup, &pool, true).await;
+    setup.load_on_arrival(&setup.section_ids, false).await;
     let tickets: Vec<i64> = futures::stream::iter(1..=CONTACTS)
         .map(|i| setup.clone().new_ticket(i))
         .buffer_unordered(32)
@@ -136,13 +158,28 @@ pub async fn sidebar(pg: &EmbeddedPostgres, binary: &Path) {
     warm_closed_loop(&setup, &tickets).await;
     warm_open_loop(&setup, &tickets).await;
     cold_stampede(&setup).await;
+    let fast_sections = &setup.section_ids[..SECTIONS - 1];
+    agents_during(&setup, &tickets, &pool, None).await;
+    agents_during(&setup, &tickets, &pool, Some(CONTACTS + 10)).await;
+    setup.load_on_arrival(fast_sections, true).await;
+    agents_during(&setup, &tickets, &pool, Some(CONTACTS + 10 + BURST)).await;
     service.stop();
     pool.close().await;
 }
 
-/// Scenario 3: the ticket page, then each section as the browser loads them.
-async fn cold_ticket(setup: &Setup, pool: &PgPool) {
-    let ticket = setup.clone().new_ticket(0).await;
+/// Scenario 3: the ticket page, then each section as the browser loads them. With `warmed`,
+/// the sections load on arrival and the agent opens the ticket once the fast ones are cached
+/// (the slow one times out in the background all the same).
+async fn cold_ticket(setup: &Setup, pool: &PgPool, warmed: bool) {
+    let contact = if warmed { CONTACTS + 2 } else { 0 };
+    let arrived = Instant::now();
+    let ticket = setup.clone().new_ticket(contact).await;
+    if warmed {
+        while cached_answers(pool, &format!("c{contact}@example.com")).await < SECTIONS as i64 - 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let warm_after = arrived.elapsed();
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -192,9 +229,145 @@ async fn cold_ticket(setup: &Setup, pool: &PgPool) {
         slow_html.contains("timed out"),
         "the slow section reports the timeout"
     );
+    let how = if warmed {
+        format!(
+            "loaded on arrival (fast sections cached {:.0} ms after the ticket was created)",
+            warm_after.as_secs_f64() * 1000.0
+        )
+    } else {
+        "not loaded on arrival".to_string()
+    };
     println!(
-        "sidebar, cold: ticket page HTML in {page_ms:.1} ms; fast sections' data in ≤ {fast_max:.1} ms; 10 s section reported timed out at {:.2} s",
+        "sidebar, first open, {how}: ticket page HTML in {page_ms:.1} ms; fast sections' data in ≤ {fast_max:.1} ms; 10 s section reported timed out at {:.2} s",
         slow_ms / 1000.0
+    );
+}
+
+/// Cached answers for the contact with this email, across sections.
+async fn cached_answers(pool: &PgPool, email: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM sidebar_cache c JOIN contacts ct ON ct.id = c.contact_id WHERE ct.email = $1",
+    )
+    .bind(email)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Scenario 5: 50 agents each opening a warm ticket every 100 ms (open loop, 500 sidebars/s),
+/// for 5 s on their own (`burst` None), or while `BURST` new tickets from new contacts
+/// (numbered from `burst`) are created 32 at a time, and until their sidebars are warm when
+/// the sections load on arrival. Prints the agents' p50/p99 and how long warming took.
+async fn agents_during(setup: &Setup, tickets: &[i64], pool: &PgPool, burst: Option<usize>) {
+    const PACED_AGENTS: usize = 50;
+    let period = Duration::from_millis(100);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let agents = (0..PACED_AGENTS).map(|agent| {
+        let stop = stop.clone();
+        async move {
+            let mut loads = Vec::new();
+            let offset = period.mul_f64(agent as f64 / PACED_AGENTS as f64);
+            let mut k = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let due = started + offset + period * k;
+                tokio::time::sleep_until(due.into()).await;
+                let ticket = tickets[(agent * 11 + k as usize * 17) % tickets.len()];
+                let setup = setup.clone();
+                loads.push(tokio::spawn(async move {
+                    let loads = setup.load(ticket).await;
+                    assert!(loads.iter().all(|l| l["status"] != "error"));
+                    let due_at = due.duration_since(started).as_secs_f64();
+                    (due_at, due.elapsed().as_secs_f64() * 1000.0)
+                }));
+                k += 1;
+            }
+            futures::future::join_all(loads).await
+        }
+    });
+    let agents = futures::future::join_all(agents);
+    let background = async {
+        let Some(first) = burst else {
+            tokio::time::sleep(RUN_FOR).await;
+            stop.store(true, Ordering::Relaxed);
+            return ("quiet".to_string(), f64::INFINITY);
+        };
+        let calls_before = setup.fast_calls();
+        futures::stream::iter(first..first + BURST)
+            .map(|i| setup.clone().new_ticket(i))
+            .buffer_unordered(32)
+            .collect::<Vec<_>>()
+            .await;
+        let created = started.elapsed();
+        let emails: Vec<String> = (first..first + BURST)
+            .map(|i| format!("c{i}@example.com"))
+            .collect();
+        let warm_count = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM sidebar_cache c JOIN contacts ct ON ct.id = c.contact_id WHERE ct.email = ANY($1)",
+            )
+            .bind(&emails)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+        };
+        let mut warmed = warm_count().await;
+        if warmed == 0 && setup.fast_calls() == calls_before {
+            stop.store(true, Ordering::Relaxed);
+            let what = format!(
+                "{BURST} tickets created in {:.1} s, sections not loaded on arrival",
+                created.as_secs_f64()
+            );
+            return (what, created.as_secs_f64());
+        }
+        let expected = (BURST * (SECTIONS - 1)) as i64;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while warmed < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            warmed = warm_count().await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let what = format!(
+            "{BURST} tickets created in {:.1} s, loaded on arrival: {warmed} of {expected} section answers cached {:.1} s after the burst began ({} warm-up calls)",
+            created.as_secs_f64(),
+            started.elapsed().as_secs_f64(),
+            setup.fast_calls() - calls_before
+        );
+        (what, created.as_secs_f64())
+    };
+    let (results, (what, created)) = tokio::join!(agents, background);
+    let loads: Vec<(f64, f64)> = results.into_iter().flatten().map(|r| r.unwrap()).collect();
+    let window = |keep: &dyn Fn(f64) -> bool| {
+        let mut latencies: Vec<f64> = loads
+            .iter()
+            .filter(|(due, _)| keep(*due))
+            .map(|(_, ms)| *ms)
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        format!(
+            "{} loads, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            latencies.len(),
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            latencies.last().copied().unwrap_or(f64::NAN)
+        )
+    };
+    let after = if loads.iter().any(|(due, _)| *due >= created) {
+        format!(
+            "; after it, while warm-ups went on: {}",
+            window(&|due| due >= created)
+        )
+    } else {
+        String::new()
+    };
+    let during = if created.is_finite() {
+        "during the creation "
+    } else {
+        ""
+    };
+    println!(
+        "sidebar, {PACED_AGENTS} agents opening warm tickets at 500/s, {what}: {during}{}{after}",
+        window(&|due| due < created),
     );
 }
 

@@ -14,6 +14,8 @@
 //!   an endpoint fails (default 86400).
 //! - `SIDEBAR_REFRESH_INTERVAL`: seconds between forced refreshes of one section for one
 //!   contact (default 10).
+//! - `SIDEBAR_WARMUP_CONCURRENCY`: background loads of "Load when a ticket arrives" sections
+//!   under way at once per instance that runs workers (default 4; 0 turns them off here).
 //! - `WEBHOOK_RETRY_DELAYS`: seconds between webhook attempts (default "10,20": 3 attempts).
 //! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
 //! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 128).
@@ -36,8 +38,8 @@
 //!   `MAX_SIDEBAR_SECTIONS` (50), `MAX_API_TOKENS_PER_USER` (20), `MAX_SESSIONS_PER_USER` (20).
 //! - Rate limits: `TEST_NOTIFICATIONS_PER_MINUTE` (10 per destination), `RESENDS_PER_MINUTE`
 //!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section).
-//! - `ROLE` (`all`): what `serve` runs: `web` (pages and API), `worker` (webhook delivery and
-//!   mail, with only the probes and metrics on `BIND_ADDR`), or `all`; `--role` overrides it.
+//! - `ROLE` (`all`): what `serve` runs: `web` (pages and API), `worker` (webhook delivery, mail
+//!   and sidebar warm-ups, with only the probes and metrics on `BIND_ADDR`), or `all`; `--role` overrides it.
 //! - `DATABASE_MAX_CONNECTIONS` (20): the request pool; `WORKER_DATABASE_CONNECTIONS` (5): the
 //!   webhook worker's own pool.
 //! - `METRICS_ADDR` (`127.0.0.1:9464`, or `off`): where `/metrics` is served for Prometheus;
@@ -225,6 +227,9 @@ impl Config {
                     Duration::from_secs(10),
                     0.0,
                 )?,
+                warm_up_concurrency: vars
+                    .number("SIDEBAR_WARMUP_CONCURRENCY", 4.0, 0.0)?
+                    .min(1024.0) as usize,
             },
             webhooks: webhook_settings(&vars)?,
             http: http_settings(&vars)?,

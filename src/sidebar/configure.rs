@@ -46,10 +46,10 @@ pub async fn create_section(
     quota::ensure_room(&mut tx, limits, Quota::SidebarSections, workspace_id).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO sidebar_sections (workspace_id, title, endpoint_url, secret, enabled, position,
-                                       disabled_at, disabled_reason)
+                                       disabled_at, disabled_reason, load_on_arrival)
          VALUES ($1, $2, $3, $4, $5, (SELECT COALESCE(max(position) + 1, 0) FROM sidebar_sections WHERE workspace_id = $1),
                  CASE WHEN $5 THEN NULL ELSE now() END,
-                 CASE WHEN $5 THEN NULL ELSE 'Saved disabled: not called until it is enabled.' END)
+                 CASE WHEN $5 THEN NULL ELSE 'Saved disabled: not called until it is enabled.' END, $6)
          RETURNING id",
     )
     .bind(workspace_id)
@@ -57,6 +57,7 @@ pub async fn create_section(
     .bind(&endpoint)
     .bind(&secret)
     .bind(input.enabled.unwrap_or(true))
+    .bind(input.load_on_arrival.unwrap_or(false))
     .fetch_one(&mut *tx)
     .await?;
     set_channels(&mut tx, id, &channels).await?;
@@ -104,7 +105,8 @@ pub async fn update_section(
         || channels.as_ref().is_some_and(|c| *c != current.channel_ids);
     sqlx::query(
         "UPDATE sidebar_sections SET title = COALESCE($3, title), endpoint_url = COALESCE($4, endpoint_url),
-                secret = COALESCE($5, secret), version = version + $6, updated_at = now()
+                secret = COALESCE($5, secret), version = version + $6,
+                load_on_arrival = COALESCE($7, load_on_arrival), updated_at = now()
          WHERE id = $1 AND workspace_id = $2",
     )
     .bind(id)
@@ -113,6 +115,7 @@ pub async fn update_section(
     .bind(endpoint)
     .bind(secret)
     .bind(i32::from(changes_calls))
+    .bind(input.load_on_arrival)
     .execute(&mut *tx)
     .await?;
     if let Some(channels) = channels {

@@ -42,9 +42,13 @@ pub async fn hourly_calls(
     .await
 }
 
-/// Forgets call stats older than a week.
+/// Forgets call stats older than a week, and warm-up marks older than a day (past any cache
+/// period worth keeping them for: a fresh cache stops a warm-up by itself).
 pub async fn prune_stats(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("DELETE FROM sidebar_call_stats WHERE hour < now() - interval '7 days'")
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM sidebar_warmups WHERE warmed_at < now() - interval '1 day'")
         .execute(pool)
         .await?;
     Ok(done.rows_affected())

@@ -181,21 +181,11 @@ impl Sidebar {
                 }
             }
         }
-        let key = (section.id, contact.id, section.version);
-        let span = tracing::info_span!(
-            "sidebar_call",
-            section.id = section.id,
-            contact.id = contact.id
-        );
-        let work = self
-            .clone()
-            .fetch_and_record(section.clone(), contact.clone())
-            .instrument(span);
         let failed = |error| SectionLoad {
             error: Some(error),
             ..SectionLoad::new(section, LoadStatus::Error)
         };
-        match self.0.inflight.run(key, work).await {
+        match self.call_once(section, contact).await {
             Some(Ok(items)) => SectionLoad {
                 items: Some(items),
                 ..SectionLoad::new(section, LoadStatus::Ok)
@@ -224,6 +214,26 @@ impl Sidebar {
             }
             None => failed("the call ended unexpectedly".into()),
         }
+    }
+
+    /// Calls the endpoint, or joins this instance's call for the same section and contact
+    /// already under way; `None` when that call panicked.
+    pub(super) async fn call_once(
+        &self,
+        section: &Section,
+        contact: &Contact,
+    ) -> Option<FetchOutcome> {
+        let key = (section.id, contact.id, section.version);
+        let span = tracing::info_span!(
+            "sidebar_call",
+            section.id = section.id,
+            contact.id = contact.id
+        );
+        let work = self
+            .clone()
+            .fetch_and_record(section.clone(), contact.clone())
+            .instrument(span);
+        self.0.inflight.run(key, work).await
     }
 
     /// The call itself, run once for every concurrent load of this section and contact.

@@ -17,6 +17,7 @@ pub mod section_input;
 pub mod sections;
 pub mod single_flight;
 pub mod test_call;
+pub mod warm_up;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct SidebarSettings {
     pub stale_max_age: Duration,
     /// How often one agent team may force a refresh of one section for one contact.
     pub refresh_interval: Duration,
+    /// Warm-ups under way at once on this instance (`SIDEBAR_WARMUP_CONCURRENCY`; 0: none).
+    pub warm_up_concurrency: usize,
 }
 
 /// The sidebar service. Cheap to clone (an `Arc` inside).

@@ -25,6 +25,10 @@ pub struct SectionInput {
     /// Whether agents' tickets call it. On create, default true (the spec's sections work as
     /// soon as they are saved); send false to save it and Test it before it goes live.
     pub enabled: Option<bool>,
+    /// "Load when a ticket arrives": also call it in the background when a ticket of its
+    /// channel is opened, reopened or assigned, so agents open it warm. Default false: it
+    /// adds calls the spec does not make, which the endpoint's owner should agree to.
+    pub load_on_arrival: Option<bool>,
 }
 
 /// The secret typed on a form or sent to the API: checked, or generated when empty.

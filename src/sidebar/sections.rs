@@ -28,6 +28,9 @@ pub struct Section {
     pub channel_ids: Vec<i64>,
     pub position: i32,
     pub enabled: bool,
+    /// "Load when a ticket arrives": called in the background when a ticket of its channel is
+    /// opened, reopened or assigned, so the agent's first open is served from the cache.
+    pub load_on_arrival: bool,
     pub consecutive_failures: i32,
     /// Owners and admins only (an error may quote the endpoint).
     pub last_error: Option<String>,
@@ -78,7 +81,7 @@ pub fn ensure_may_manage(user: &CurrentUser) -> Result<(), AppError> {
 }
 
 const SECTION_SELECT: &str = "
-    SELECT s.id, s.title, s.endpoint_url, s.secret, s.position, s.enabled, s.consecutive_failures,
+    SELECT s.id, s.title, s.endpoint_url, s.secret, s.position, s.enabled, s.load_on_arrival, s.consecutive_failures,
            s.last_error, s.last_error_at, s.disabled_at, s.disabled_reason, s.last_success_at, s.version, s.created_at, s.updated_at,
            ARRAY(SELECT channel_id FROM sidebar_section_channels c WHERE c.section_id = s.id ORDER BY channel_id)
              AS channel_ids
@@ -124,6 +127,18 @@ pub(super) async fn get_section(
     .fetch_optional(conn)
     .await?
     .ok_or(AppError::NotFound)
+}
+
+/// Sections by id, whatever their workspace: for background work whose ids come from the
+/// database, never from a request.
+pub(super) async fn sections_by_ids(
+    conn: &mut PgConnection,
+    ids: &[i64],
+) -> Result<Vec<Section>, sqlx::Error> {
+    sqlx::query_as(&format!("{SECTION_SELECT} WHERE s.id = ANY($1)"))
+        .bind(ids)
+        .fetch_all(conn)
+        .await
 }
 
 /// A section as its settings page shows it: for owners and admins only.

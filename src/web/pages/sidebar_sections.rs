@@ -95,6 +95,8 @@ struct FormPage {
     channel_ids: Vec<i64>,
     /// The new-section form's "Enabled" box.
     enabled: bool,
+    /// The "Load when a ticket arrives" box.
+    load_on_arrival: bool,
     error: Option<(String, String)>,
     report: Option<TestReport>,
     failure_limit: i32,
@@ -167,6 +169,7 @@ async fn form_page(
             .map(|s| s.channel_ids.clone())
             .unwrap_or_default(),
         enabled: section.as_ref().is_none_or(|s| s.enabled),
+        load_on_arrival: section.as_ref().is_some_and(|s| s.load_on_arrival),
         section,
         channels,
         error: None,
@@ -211,6 +214,9 @@ pub struct SectionForm {
     /// The new-section form's checkbox ("on" when ticked); the edit form has Enable/Disable.
     #[serde(default)]
     enabled: Option<String>,
+    /// "Load when a ticket arrives" ("on" when ticked), on both forms.
+    #[serde(default)]
+    load_on_arrival: Option<String>,
     /// Set on the edit form, so a Test as typed comes back to the section's page.
     #[serde(default)]
     section_id: Option<i64>,
@@ -225,6 +231,7 @@ impl SectionForm {
             channel_ids: Some(self.channel_ids.clone()),
             position: None,
             enabled: creating.then_some(self.enabled.is_some()),
+            load_on_arrival: Some(self.load_on_arrival.is_some()),
         }
     }
 }
@@ -257,6 +264,7 @@ pub async fn test_draft(
     page.secret = secret;
     page.channel_ids = form.channel_ids;
     page.enabled = form.enabled.is_some();
+    page.load_on_arrival = form.load_on_arrival.is_some();
     page.report = Some(report);
     Ok(render(&page))
 }
@@ -278,6 +286,7 @@ async fn refill(
     page.secret = form.secret;
     page.channel_ids = form.channel_ids;
     page.enabled = form.enabled.is_some() || page.section.as_ref().is_some_and(|s| s.enabled);
+    page.load_on_arrival = form.load_on_arrival.is_some();
     page.error = Some((field, message));
     Ok((err.status(), render(&page)).into_response())
 }

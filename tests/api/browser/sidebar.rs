@@ -1,5 +1,6 @@
 //! Sidebar journeys: an admin sets a section up and an agent sees it rendered, a hostile
-//! endpoint stays inert, and Refresh with stale data marked.
+//! endpoint stays inert, Refresh with stale data marked, empty answers, and a section loaded
+//! when its ticket arrives.
 
 use fantoccini::Locator;
 use serde_json::{Value, json};
@@ -356,5 +357,82 @@ async fn an_empty_section_shows_collapsed_without_overriding_the_agents_choice()
     let remembered = "return Object.keys(localStorage).filter(k => k.startsWith('therethere.section.') && localStorage.getItem(k) === 'true').length";
     assert_eq!(state(remembered).await, json!(0));
     b.screenshots("ticket-empty-section").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_turns_on_loading_on_arrival_and_the_agent_opens_a_warm_section() {
+    let (app, ws, channel) = setup().await;
+    let endpoint = Receiver::start(Behaviour::Respond(200, SECTION_DATA.into())).await;
+    let section = app
+        .section(&ws.admin, &endpoint.url)
+        .set("channel_ids", json!([channel]))
+        .create_id()
+        .await;
+    let b = Browser::start(&app.address, "sidebar-warm").await;
+    b.log_in(&ws.admin).await;
+    b.goto(&format!("/settings/sidebar-sections/{section}"))
+        .await;
+    let checkbox = "form.section-form input[name=load_on_arrival]";
+    assert_eq!(
+        b.client
+            .find(Locator::Css(checkbox))
+            .await
+            .unwrap()
+            .prop("checked")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("false"),
+        "off by default"
+    );
+    b.click(checkbox).await;
+    b.screenshots("section-load-on-arrival").await;
+    b.click("form.section-form button.primary").await;
+    b.client
+        .wait()
+        .for_element(Locator::Css(&format!("{checkbox}:checked")))
+        .await
+        .unwrap();
+    b.log_out().await;
+
+    // A ticket arrives: the section is called before anyone opens it.
+    let ticket = app
+        .ticket(&ws.agent)
+        .set("channel_id", channel)
+        .create_id()
+        .await;
+    endpoint.wait_for(1).await;
+    crate::helpers::eventually(
+        "the answer cached",
+        std::time::Duration::from_secs(15),
+        || async {
+            let cached: i64 = sqlx::query_scalar("SELECT count(*) FROM sidebar_cache")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            (cached == 1).then_some(())
+        },
+    )
+    .await;
+
+    b.log_in(&ws.agent).await;
+    b.goto(&format!("/tickets/{ticket}")).await;
+    b.client
+        .wait()
+        .for_element(Locator::Css(".custom-section .section-items"))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.text(".custom-section .section-items .kind-markdown strong")
+            .await,
+        "Pro"
+    );
+    assert_eq!(
+        endpoint.requests().len(),
+        1,
+        "the agent's first open was served from the warm cache"
+    );
+    b.screenshots("ticket-warm").await;
     b.close().await;
 }

@@ -97,6 +97,14 @@ impl Api {
             .unwrap()
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.auth(self.client.patch(format!("{}{path}", self.base)))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A POST with a raw body and content type, for malformed-input tests.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
         self.auth(self.client.post(format!("{}{path}", self.base)))

@@ -1,7 +1,7 @@
 //! Custom sidebar sections through HTTP, with real endpoint servers and a real SMTP listener
 //! on loopback: one test per promise of the spec. The call and its cache (`calls`),
 //! failures, auto-disable and the Test button (`failures`), rendering (`rendering`), the
-//! settings (`settings`), Test as typed (`draft`), and what agents and admins reach for next
+//! settings (`settings`), Test as typed (`draft`), loading on arrival (`warm_up`), and what agents and admins reach for next
 //! (`extras`).
 
 mod calls;
@@ -10,6 +10,7 @@ mod extras;
 mod failures;
 mod rendering;
 mod settings;
+mod warm_up;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
