@@ -6,6 +6,7 @@
 mod harness;
 mod logins;
 mod sidebar;
+mod tickets;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ async fn run() {
         // 200 tickets/s × 10 destinations = the 2,000 deliveries/s target, offered steadily.
         webhooks::webhook_fanout(&pg, &binary, false, Some(200)).await;
         webhooks::webhook_fanout(&pg, &binary, true, Some(200)).await;
+    }
+    if wants("tickets") {
+        tickets::ticket_creation(&pg, &binary).await;
     }
     if wants("sidebar") {
         sidebar::sidebar(&pg, &binary).await;

@@ -1,7 +1,6 @@
 //! Contacts: the customers who write in, one per email address per workspace.
 
 use serde::Serialize;
-use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::fields;
@@ -14,25 +13,25 @@ pub struct Contact {
     pub email: String,
 }
 
-/// The contact with this email, created if new. An existing contact keeps its email's
-/// spelling; its name is updated to the latest one given.
-pub async fn upsert_contact(
-    conn: &mut PgConnection,
-    workspace_id: i64,
-    name: &str,
-    email: &str,
-) -> Result<Contact, AppError> {
-    let name = fields::required_text("contact.name", "Contact name", name, 200)?;
-    let email = fields::email("contact.email", email)?;
-    let contact = sqlx::query_as(
-        "INSERT INTO contacts (workspace_id, name, email) VALUES ($1, $2, $3)
-         ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name
-         RETURNING id, name, email",
-    )
-    .bind(workspace_id)
-    .bind(name)
-    .bind(email)
-    .fetch_one(conn)
-    .await?;
-    Ok(contact)
+/// A contact's name and email as given with a new ticket, checked.
+pub struct ContactFields {
+    pub name: String,
+    pub email: String,
 }
+
+pub fn check_contact(name: &str, email: &str) -> Result<ContactFields, AppError> {
+    Ok(ContactFields {
+        name: fields::required_text("contact.name", "Contact name", name, 200)?,
+        email: fields::email("contact.email", email)?,
+    })
+}
+
+/// The contact with this email, created if new: an existing contact keeps its email's
+/// spelling, and its name is updated to the latest one given. A statement fragment (a
+/// `WITH` query giving `id, name, email`) for the statement that receives a ticket, with
+/// `$1` the workspace, `$2` the name and `$3` the email, run only when the `valid` query
+/// before it has a row.
+pub(super) const UPSERT_CONTACT: &str = "
+    INSERT INTO contacts (workspace_id, name, email) SELECT $1, $2, $3 FROM valid
+    ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name
+    RETURNING id, name, email";

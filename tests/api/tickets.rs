@@ -86,6 +86,25 @@ async fn ticket_numbers_count_per_workspace_and_stay_unique_under_concurrency() 
 }
 
 #[tokio::test]
+async fn a_workspace_without_its_ticket_number_row_still_numbers_from_one() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    sqlx::query("DELETE FROM ticket_numbers WHERE workspace_id = $1")
+        .bind(ws.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let first = app
+        .create_ticket(&ws.agent, ticket_body("First", "c@example.com"))
+        .await;
+    assert_eq!(first["number"], 1);
+    let second = app
+        .create_ticket(&ws.agent, ticket_body("Second", "c@example.com"))
+        .await;
+    assert_eq!(second["number"], 2);
+}
+
+#[tokio::test]
 async fn a_returning_contact_is_the_same_contact() {
     let app = spawn_app().await;
     let ws = app.create_workspace("Acme").await;
@@ -394,11 +413,11 @@ async fn a_failed_action_leaves_neither_change_nor_event() {
             .unwrap();
         assert_eq!(n, 0, "{table} is untouched");
     }
-    let last: Option<i32> =
+    let last: i32 =
         sqlx::query_scalar("SELECT last_number FROM ticket_numbers WHERE workspace_id = $1")
             .bind(ws.id)
-            .fetch_optional(&app.pool)
+            .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert_eq!(last, None, "no ticket number was used up");
+    assert_eq!(last, 0, "no ticket number was used up");
 }
