@@ -10,19 +10,24 @@ use sqlx::{Connection, PgConnection, PgPool};
 use therethere::db::{self, EmbeddedPostgres};
 
 /// The release binary: built here, or the one `THERETHERE_BINARY` names (to compare two
-/// builds in turn on the same machine).
+/// builds in turn on the same machine). It is built in a target directory of its own: the
+/// binary alone resolves its dependencies' features differently from the bench (which has
+/// the dev-dependencies), so sharing `target/release` rebuilt rustls and all that depends on
+/// it on every run, each way.
 pub fn build_release() -> PathBuf {
     if let Some(binary) = std::env::var_os("THERETHERE_BINARY").filter(|b| !b.is_empty()) {
         return PathBuf::from(binary);
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-service");
     let status = Command::new(cargo)
-        .args(["build", "--release", "--bin", "therethere"])
+        .args(["build", "--release", "--bin", "therethere", "--target-dir"])
+        .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo runs");
     assert!(status.success(), "the release build failed");
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/therethere")
+    target.join("release/therethere")
 }
 
 /// The last run's databases are kept for inspection until the next run starts.

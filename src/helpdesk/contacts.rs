@@ -29,9 +29,8 @@ pub fn check_contact(name: &str, email: &str) -> Result<ContactFields, AppError>
 /// The contact with this email, created if new: an existing contact keeps its email's
 /// spelling, and its name is updated to the latest one given. A statement fragment (a
 /// `WITH` query giving `id, name, email`) for the statement that receives a ticket, with
-/// `$1` the workspace, `$2` the name and `$3` the email, run only when the `valid` query
-/// before it has a row.
+/// `$1` the workspace, `$2` the name and `$3` the email.
 pub(super) const UPSERT_CONTACT: &str = "
-    INSERT INTO contacts (workspace_id, name, email) SELECT $1, $2, $3 FROM valid
+    INSERT INTO contacts (workspace_id, name, email) VALUES ($1, $2, $3)
     ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name
     RETURNING id, name, email";

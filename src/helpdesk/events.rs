@@ -59,21 +59,20 @@ pub async fn record_event(
     actor_id: Option<i64>,
     data: Value,
 ) -> Result<i64, sqlx::Error> {
+    // The NOTIFY rides on the insert (one round trip, not two); it is delivered at commit,
+    // and only if the transaction commits.
     let id = sqlx::query_scalar(
-        "INSERT INTO events (workspace_id, ticket_id, kind, actor_id, data) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO events (workspace_id, ticket_id, kind, actor_id, data) VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, pg_notify($6, '')",
     )
     .bind(workspace_id)
     .bind(ticket_id)
     .bind(kind.as_str())
     .bind(actor_id)
     .bind(data)
-    .fetch_one(&mut *conn)
+    .bind(NOTIFY_CHANNEL)
+    .fetch_one(conn)
     .await?;
-    // Delivered at commit, and only if the transaction commits.
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
-        .execute(conn)
-        .await?;
     Ok(id)
 }
 

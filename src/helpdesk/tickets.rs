@@ -179,11 +179,11 @@ pub struct NewContact {
 
 /// A new ticket arrives from a contact: the ticket, its first message, and `ticket_opened`.
 ///
-/// One statement does it all (channel check, contact, number, ticket, message, event and its
-/// NOTIFY), in one round trip: the workspace's ticket-number row is locked from the moment
-/// the number is taken until the commit, so every round trip inside that window would be
-/// paid by every other ticket of the workspace waiting in line. The number is taken with a
-/// plain UPDATE of the row the workspace was created with (waiters queue on its lock).
+/// Two round trips. First the number ([`take_ticket_number`]), in a transaction of its own
+/// that holds the workspace's number row for microseconds; then one statement writes the
+/// contact, ticket, message and event and sends the NOTIFY, in parallel with every other
+/// ticket of the workspace. Holding the number row until the ticket commits (as before)
+/// made every ticket of a workspace wait in line for the one before to write and flush.
 pub async fn receive_ticket(
     pool: &PgPool,
     workspace_id: i64,
@@ -192,18 +192,14 @@ pub async fn receive_ticket(
     let subject = fields::required_text("subject", "Subject", &new.subject, 500)?;
     let body = fields::required_text("body", "Message", &new.body, fields::MAX_BODY_CHARS)?;
     let contact = check_contact(&new.contact.name, &new.contact.email)?;
-    let receive = || async {
-        let row: Option<TicketRow> = sqlx::query_as(&format!(
-        "WITH channel AS (SELECT id, name FROM channels WHERE id = $4 AND workspace_id = $1),
-         valid AS (SELECT WHERE $4::bigint IS NULL OR EXISTS (SELECT FROM channel)),
-         contact AS ({UPSERT_CONTACT}),
-         number AS (
-             UPDATE ticket_numbers SET last_number = last_number + 1
-             WHERE workspace_id = $1 AND EXISTS (SELECT FROM valid)
-             RETURNING last_number),
+    let number = take_ticket_number(pool, workspace_id, new.channel_id)
+        .await?
+        .ok_or_else(|| AppError::validation("channel_id", "No such channel in this workspace."))?;
+    let row: TicketRow = sqlx::query_as(&format!(
+        "WITH contact AS ({UPSERT_CONTACT}),
          ticket AS (
              INSERT INTO tickets (ulid, workspace_id, number, subject, status, channel_id, contact_id)
-             SELECT $5, $1, number.last_number, $6, 'open', $4, contact.id FROM number, contact
+             SELECT $5, $1, $11, $6, 'open', $4, contact.id FROM contact
              RETURNING id, ulid, number, subject, status, created_at, updated_at, channel_id),
          message AS (
              INSERT INTO messages (ulid, workspace_id, ticket_id, author_kind, body)
@@ -220,7 +216,8 @@ pub async fn receive_ticket(
                 NULL::text AS assignee_email,
                 -- Delivered at commit, as `record_event` does for every other event.
                 pg_notify($10, '') AS notified
-         FROM ticket CROSS JOIN contact CROSS JOIN event LEFT JOIN channel ON true"
+         FROM ticket CROSS JOIN contact CROSS JOIN event
+         LEFT JOIN channels channel ON channel.id = ticket.channel_id"
     ))
     .bind(workspace_id)
     .bind(&contact.name)
@@ -232,20 +229,46 @@ pub async fn receive_ticket(
     .bind(&body)
     .bind(EventKind::TicketOpened.as_str())
     .bind(NOTIFY_CHANNEL)
-    .fetch_optional(pool)
+    .bind(number)
+    .fetch_one(pool)
     .await?;
-        Ok::<_, sqlx::Error>(row)
-    };
-    let mut row = receive().await?;
-    // A workspace created without its ticket-number row (none is, but a ticket must never
-    // depend on it): add the row and try once more.
-    if row.is_none() && add_ticket_number_row(pool, workspace_id).await? {
-        row = receive().await?;
-    }
-    // No row: the channel check found none, and nothing was written.
-    let row = row
-        .ok_or_else(|| AppError::validation("channel_id", "No such channel in this workspace."))?;
     Ok(row.into())
+}
+
+/// The workspace's next ticket number; `None` when `channel_id` is not one of its channels
+/// (then no number is taken).
+///
+/// Its transaction commits without waiting for the WAL flush (`synchronous_commit` off for
+/// it alone), so the row lock is released at once. That is safe: the ticket's own commit,
+/// which is durable, comes later in the WAL, so a stored ticket's number is always stored
+/// too, and a crash can only lose numbers no ticket has. The price is a gap in the numbers
+/// when a server fails between the two steps; every check that can refuse a ticket runs
+/// before its number is taken.
+async fn take_ticket_number(
+    pool: &PgPool,
+    workspace_id: i64,
+    channel_id: Option<i64>,
+) -> Result<Option<i32>, sqlx::Error> {
+    let take = || {
+        sqlx::query_scalar(
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+             UPDATE ticket_numbers SET last_number = last_number + 1 FROM relaxed
+             WHERE workspace_id = $1
+               AND ($2::bigint IS NULL
+                    OR EXISTS (SELECT FROM channels WHERE id = $2 AND workspace_id = $1))
+             RETURNING last_number",
+        )
+        .bind(workspace_id)
+        .bind(channel_id)
+        .fetch_optional(pool)
+    };
+    match take().await? {
+        Some(number) => Ok(Some(number)),
+        // A workspace created without its number row (none is, but a ticket must never
+        // depend on it): add the row and try once more.
+        None if add_ticket_number_row(pool, workspace_id).await? => take().await,
+        None => Ok(None),
+    }
 }
 
 /// True when the workspace had no ticket-number row and now has one.
