@@ -3,6 +3,7 @@
 //! (separate) process, drives the load over HTTP, checks every result, and prints one line
 //! per figure. Scenarios and targets are those of BENCHMARKS.md.
 
+mod drain;
 mod harness;
 mod logins;
 mod sidebar;
@@ -55,6 +56,9 @@ async fn run() {
         // 200 tickets/s × 10 destinations = the 2,000 deliveries/s target, offered steadily.
         webhooks::webhook_fanout(&pg, &binary, false, Some(200)).await;
         webhooks::webhook_fanout(&pg, &binary, true, Some(200)).await;
+    }
+    if wants("drain") {
+        drain::drain(&pg, &binary).await;
     }
     if wants("tickets") {
         tickets::ticket_creation(&pg, &binary).await;

@@ -21,22 +21,22 @@ use super::harness::{
     METRICS_TOKEN, Service, fresh_database, percentile, post_json, seed_workspace,
 };
 
-const EVENTS: usize = 2_000;
-const DESTINATIONS: usize = 10;
+pub(super) const EVENTS: usize = 2_000;
+pub(super) const DESTINATIONS: usize = 10;
 
 /// A receiver that checks every signature and counts deliveries by ulid.
 #[derive(Default)]
-struct Tally {
-    by_ulid: Mutex<HashMap<String, usize>>,
-    bad_signatures: AtomicUsize,
-    total: AtomicUsize,
+pub(super) struct Tally {
+    pub(super) by_ulid: Mutex<HashMap<String, usize>>,
+    pub(super) bad_signatures: AtomicUsize,
+    pub(super) total: AtomicUsize,
 }
 
 /// The destinations' secrets (any may sign a delivery) and the healthy receivers' tally.
 #[derive(Default)]
-struct Receivers {
+pub(super) struct Receivers {
     secrets: Arc<Mutex<Vec<String>>>,
-    tally: Arc<Tally>,
+    pub(super) tally: Arc<Tally>,
 }
 
 pub async fn webhook_fanout(
@@ -146,13 +146,13 @@ fn label(one_slow: bool, paced: Option<u64>) -> String {
     }
 }
 
-fn mb(kb: u64) -> f64 {
+pub(super) fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
 /// Ten workspace destinations for ticketOpened, the first at a hanging receiver when
 /// `one_slow`; returns that one's id (or -1).
-async fn add_destinations(
+pub(super) async fn add_destinations(
     service: &Service,
     token: &str,
     receivers: &Receivers,
@@ -201,7 +201,12 @@ async fn create_tickets(base: &str, token: &str, started: Instant, paced: Option
 }
 
 /// Waits until `expected` distinct deliveries arrived; returns the peak RSS seen meanwhile.
-async fn wait_for(service: &Service, tally: &Tally, expected: usize, started: Instant) -> u64 {
+pub(super) async fn wait_for(
+    service: &Service,
+    tally: &Tally,
+    expected: usize,
+    started: Instant,
+) -> u64 {
     let mut peak_rss = 0;
     loop {
         peak_rss = peak_rss.max(service.rss_kb("VmRSS:"));
@@ -219,7 +224,7 @@ async fn wait_for(service: &Service, tally: &Tally, expected: usize, started: In
 
 /// Successful attempts logged for healthy destinations (the log is written just after the
 /// receiver answers, so this waits a little for the last ones).
-async fn attempts_logged(pool: &PgPool, slow: i64, expected: usize) -> i64 {
+pub(super) async fn attempts_logged(pool: &PgPool, slow: i64, expected: usize) -> i64 {
     let logged_by = Instant::now() + Duration::from_secs(10);
     loop {
         let logged: i64 = sqlx::query_scalar(

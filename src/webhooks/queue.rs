@@ -142,10 +142,14 @@ pub async fn claim_due(
                   ORDER BY x.next_attempt_at, x.id
                   LIMIT coalesce(r.room, $6))) c
              WHERE NOT (p.destination_id = ANY($3))),
+         -- The candidates by primary key (an array, so never a hash join over every pending
+         -- delivery: with a large backlog the planner chose one, a scan of the whole queue
+         -- per claim), locked if no other claim has them.
          due AS (
-             SELECT d.id FROM webhook_deliveries d JOIN candidates k ON k.id = d.id
-             WHERE d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
-             ORDER BY k.next_attempt_at, k.id
+             SELECT d.id FROM webhook_deliveries d
+             WHERE d.id = ANY(ARRAY(SELECT id FROM candidates))
+               AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
+             ORDER BY d.next_attempt_at, d.id
              LIMIT $1
              FOR UPDATE OF d SKIP LOCKED)
          UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
