@@ -64,7 +64,7 @@ pub async fn fan_out_pending(
         return Ok(0);
     }
     let mut subscribers: HashMap<i64, Vec<Subscriber>> = HashMap::new();
-    let mut context = Context::default();
+    let context = Context::load(&mut tx, app_url, &events).await?;
     let mut deliveries = Vec::new();
     for event in &events {
         if let std::collections::hash_map::Entry::Vacant(slot) =
@@ -74,7 +74,7 @@ pub async fn fan_out_pending(
         }
         let notifications = audience(&event.facts(), &subscribers[&event.workspace_id]);
         for notification in notifications {
-            let Some(body) = context.body(&mut tx, app_url, event, &notification).await? else {
+            let Some(body) = context.body(event, &notification) else {
                 continue;
             };
             let ulid = new_ulid();
@@ -120,7 +120,23 @@ async fn load_subscribers(
         .collect())
 }
 
-/// The objects payloads are made of, loaded once per batch.
+/// A ticket as its payload object is made.
+#[derive(sqlx::FromRow)]
+struct TicketFacts {
+    id: i64,
+    ulid: String,
+    number: i32,
+    subject: String,
+    status: String,
+    channel_id: Option<i64>,
+    channel_name: Option<String>,
+    contact_name: String,
+    contact_email: String,
+}
+
+/// The objects payloads are made of: every ticket, message, note and user a batch's events
+/// name, loaded in four queries for the whole batch (a query per event and object made
+/// fan-out lag seconds behind a burst of tickets).
 #[derive(Default)]
 struct Context {
     tickets: HashMap<i64, TicketObject>,
@@ -130,190 +146,147 @@ struct Context {
 }
 
 impl Context {
-    async fn body(
-        &mut self,
+    async fn load(
         conn: &mut PgConnection,
         app_url: &AppUrl,
-        event: &EventRow,
-        notification: &Notification,
-    ) -> Result<Option<Body>, sqlx::Error> {
-        let ticket = self.ticket(conn, app_url, event.ticket_id).await?;
-        let data_id = |key: &str| event.data.get(key).and_then(Value::as_i64);
-        let about = match notification.about_user_id {
-            Some(id) => self.user(conn, id).await?,
-            None => None,
+        events: &[EventRow],
+    ) -> Result<Context, sqlx::Error> {
+        let ids = |key: &str| -> Vec<i64> {
+            events
+                .iter()
+                .filter_map(|e| e.data.get(key).and_then(Value::as_i64))
+                .collect()
         };
-        let body = match notification.event_type {
-            EventType::TicketOpened => Some(Body::TicketOpened { ticket }),
-            EventType::NewReply => match data_id("message_id") {
-                Some(id) => self
-                    .message(conn, id)
-                    .await?
-                    .map(|message| Body::NewReply { ticket, message }),
-                None => None,
-            },
-            EventType::ReplyOnAssignedTicket => {
-                match (data_id("message_id"), data_id("note_id"), about) {
-                    (Some(id), _, Some(assigned_user)) => {
-                        self.message(conn, id)
-                            .await?
-                            .map(|message| Body::ReplyOnAssignedTicket {
-                                ticket,
-                                message,
-                                assigned_user,
-                            })
-                    }
-                    (None, Some(id), Some(assigned_user)) => {
-                        self.note(conn, id)
-                            .await?
-                            .map(|note| Body::NoteOnAssignedTicket {
-                                ticket,
-                                note,
-                                assigned_user,
-                            })
-                    }
-                    _ => None,
-                }
-            }
-            EventType::MentionedInNote => {
-                let by = match event.actor_id {
-                    Some(id) => self.user(conn, id).await?,
-                    None => None,
-                };
-                match (data_id("note_id"), about, by) {
-                    (Some(id), Some(mentioned_user), Some(mentioned_by)) => self
-                        .note(conn, id)
-                        .await?
-                        .map(|note| Body::MentionedInNote {
-                            ticket,
-                            note,
-                            mentioned_user,
-                            mentioned_by,
-                        }),
-                    _ => None,
-                }
-            }
-            EventType::AssignedToMe => {
-                let assigned_by = match event.actor_id {
-                    Some(id) => self.user(conn, id).await?,
-                    None => None,
-                };
-                about.map(|assigned_user| Body::AssignedToMe {
-                    ticket,
-                    assigned_user,
-                    assigned_by,
-                })
-            }
-        };
-        Ok(body)
-    }
-
-    async fn ticket(
-        &mut self,
-        conn: &mut PgConnection,
-        app_url: &AppUrl,
-        id: i64,
-    ) -> Result<TicketObject, sqlx::Error> {
-        if let Some(t) = self.tickets.get(&id) {
-            return Ok(t.clone());
+        let mut user_ids: Vec<i64> = events.iter().filter_map(|e| e.actor_id).collect();
+        user_ids.extend(ids("assignee_id"));
+        for event in events {
+            let facts = event.facts();
+            user_ids.extend(facts.mentioned_user_ids);
         }
-        let row: (i64, String, i32, String, String, Option<i64>, Option<String>, String, String) = sqlx::query_as(
-            "SELECT t.id, t.ulid, t.number, t.subject, t.status, ch.id, ch.name, c.name, c.email
+        let ticket_ids: Vec<i64> = events.iter().map(|e| e.ticket_id).collect();
+        let tickets: Vec<TicketFacts> = sqlx::query_as(
+            "SELECT t.id, t.ulid, t.number, t.subject, t.status, ch.id AS channel_id,
+                    ch.name AS channel_name, c.name AS contact_name, c.email AS contact_email
              FROM tickets t JOIN contacts c ON c.id = t.contact_id LEFT JOIN channels ch ON ch.id = t.channel_id
-             WHERE t.id = $1",
+             WHERE t.id = ANY($1)",
         )
-        .bind(id)
-        .fetch_one(conn)
+        .bind(&ticket_ids)
+        .fetch_all(&mut *conn)
         .await?;
-        let ticket = TicketObject {
-            id: row.0,
-            ulid: row.1,
-            number: row.2,
-            subject: row.3,
-            status: row.4,
-            url: app_url.link(&format!("/tickets/{}", row.0)),
-            channel: row
-                .5
-                .zip(row.6)
-                .map(|(id, name)| ChannelObject { id, name }),
-            contact: ContactObject {
-                name: row.7,
-                email: row.8,
-            },
-        };
-        self.tickets.insert(id, ticket.clone());
-        Ok(ticket)
-    }
-
-    async fn message(
-        &mut self,
-        conn: &mut PgConnection,
-        id: i64,
-    ) -> Result<Option<MessageObject>, sqlx::Error> {
-        if let Some(m) = self.messages.get(&id) {
-            return Ok(Some(m.clone()));
-        }
-        let object = text_object(conn, "messages", id).await?;
-        if let Some(o) = &object {
-            self.messages.insert(id, o.clone());
-        }
-        Ok(object)
-    }
-
-    async fn note(
-        &mut self,
-        conn: &mut PgConnection,
-        id: i64,
-    ) -> Result<Option<MessageObject>, sqlx::Error> {
-        if let Some(n) = self.notes.get(&id) {
-            return Ok(Some(n.clone()));
-        }
-        let object = text_object(conn, "notes", id).await?;
-        if let Some(o) = &object {
-            self.notes.insert(id, o.clone());
-        }
-        Ok(object)
-    }
-
-    async fn user(
-        &mut self,
-        conn: &mut PgConnection,
-        id: i64,
-    ) -> Result<Option<UserObject>, sqlx::Error> {
-        if let Some(u) = self.users.get(&id) {
-            return Ok(Some(u.clone()));
-        }
-        let row: Option<(i64, String, String)> =
-            sqlx::query_as("SELECT id, name, email FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(conn)
+        let users: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT id, name, email FROM users WHERE id = ANY($1)")
+                .bind(&user_ids)
+                .fetch_all(&mut *conn)
                 .await?;
-        let user = row.map(|(id, name, email)| UserObject { id, name, email });
-        if let Some(u) = &user {
-            self.users.insert(id, u.clone());
+        Ok(Context {
+            tickets: tickets
+                .into_iter()
+                .map(|row| {
+                    let ticket = TicketObject {
+                        url: app_url.link(&format!("/tickets/{}", row.id)),
+                        channel: row
+                            .channel_id
+                            .zip(row.channel_name)
+                            .map(|(id, name)| ChannelObject { id, name }),
+                        contact: ContactObject {
+                            name: row.contact_name,
+                            email: row.contact_email,
+                        },
+                        id: row.id,
+                        ulid: row.ulid,
+                        number: row.number,
+                        subject: row.subject,
+                        status: row.status,
+                    };
+                    (ticket.id, ticket)
+                })
+                .collect(),
+            messages: text_objects(conn, "messages", &ids("message_id")).await?,
+            notes: text_objects(conn, "notes", &ids("note_id")).await?,
+            users: users
+                .into_iter()
+                .map(|(id, name, email)| (id, UserObject { id, name, email }))
+                .collect(),
+        })
+    }
+
+    /// The payload's body for this notification of `event`; `None` when an object it needs
+    /// is gone.
+    fn body(&self, event: &EventRow, notification: &Notification) -> Option<Body> {
+        let ticket = self.tickets.get(&event.ticket_id)?.clone();
+        let data_id = |key: &str| event.data.get(key).and_then(Value::as_i64);
+        let user = |id: Option<i64>| id.and_then(|id| self.users.get(&id)).cloned();
+        let message = || {
+            data_id("message_id")
+                .and_then(|id| self.messages.get(&id))
+                .cloned()
+        };
+        let note = || {
+            data_id("note_id")
+                .and_then(|id| self.notes.get(&id))
+                .cloned()
+        };
+        let about = user(notification.about_user_id);
+        match notification.event_type {
+            EventType::TicketOpened => Some(Body::TicketOpened { ticket }),
+            EventType::NewReply => message().map(|message| Body::NewReply { ticket, message }),
+            EventType::ReplyOnAssignedTicket => {
+                let assigned_user = about?;
+                match data_id("message_id") {
+                    Some(_) => message().map(|message| Body::ReplyOnAssignedTicket {
+                        ticket,
+                        message,
+                        assigned_user,
+                    }),
+                    None => note().map(|note| Body::NoteOnAssignedTicket {
+                        ticket,
+                        note,
+                        assigned_user,
+                    }),
+                }
+            }
+            EventType::MentionedInNote => Some(Body::MentionedInNote {
+                ticket,
+                note: note()?,
+                mentioned_user: about?,
+                mentioned_by: user(event.actor_id)?,
+            }),
+            EventType::AssignedToMe => Some(Body::AssignedToMe {
+                ticket,
+                assigned_user: about?,
+                assigned_by: user(event.actor_id),
+            }),
         }
-        Ok(user)
     }
 }
 
-/// A message or note as the payload shows it.
-async fn text_object(
+/// Messages or notes as payloads show them, by id.
+async fn text_objects(
     conn: &mut PgConnection,
     table: &'static str,
-    id: i64,
-) -> Result<Option<MessageObject>, sqlx::Error> {
-    let row: Option<(i64, String, chrono::DateTime<Utc>, String)> = sqlx::query_as(&format!(
-        "SELECT id, ulid, created_at, body FROM {table} WHERE id = $1"
+    ids: &[i64],
+) -> Result<HashMap<i64, MessageObject>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String, chrono::DateTime<Utc>, String)> = sqlx::query_as(&format!(
+        "SELECT id, ulid, created_at, body FROM {table} WHERE id = ANY($1)"
     ))
-    .bind(id)
-    .fetch_optional(conn)
+    .bind(ids)
+    .fetch_all(conn)
     .await?;
-    Ok(row.map(|(id, ulid, created_at, body)| MessageObject {
-        id,
-        ulid,
-        created_at: payload::iso8601(created_at),
-        excerpt: payload::excerpt(&body),
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|(id, ulid, created_at, body)| {
+            let object = MessageObject {
+                id,
+                ulid,
+                created_at: payload::iso8601(created_at),
+                excerpt: payload::excerpt(&body),
+            };
+            (id, object)
+        })
+        .collect())
 }
 
 /// The age of the oldest event not yet fanned out (zero when none), for `/metrics`.
