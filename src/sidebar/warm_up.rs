@@ -2,13 +2,14 @@
 //! ticket of their channel is opened, reopened or assigned, so the agent's first open is
 //! served from the cache.
 //!
-//! The work comes from the events outbox (each event looked at once, across instances) and
-//! goes through the same single-flight, lease, cache and failure counting (so auto-disable) as
-//! an agent's load. It is bounded: `SIDEBAR_WARMUP_CONCURRENCY` calls at once per instance,
-//! events taken a batch at a time and the next batch only once this one's calls are under way
-//! (the rest wait in the table, for this or another instance), never for a disabled section,
-//! a fresh cache or an arrival older than the cache period, and at most once per section and
-//! contact per cache period, whatever the outcome.
+//! The work comes from the events outbox (each event looked at once, across instances, after
+//! webhook fan-out has taken it, so the two never contend for an event) and goes through the
+//! same single-flight, lease, cache and failure counting (so auto-disable) as an agent's load.
+//! It is bounded: `SIDEBAR_WARMUP_CONCURRENCY` calls at once per instance, events taken a
+//! batch at a time and the next batch only once this one's calls are under way (the rest wait
+//! in the table, for this or another instance), never for a disabled section, a fresh cache or
+//! an arrival older than the cache period, and at most once per section and contact per cache
+//! period, whatever the outcome.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,8 +25,8 @@ use crate::db::notifications::Notifications;
 use crate::helpdesk::contacts::Contact;
 use crate::helpdesk::events::NOTIFY_CHANNEL;
 
-/// How often the outbox is looked at when no notification arrives (a missed one, or events
-/// skipped because fan-out held them at that moment).
+/// How often the outbox is looked at besides notifications: an event is taken only once
+/// webhook fan-out has, so the notification of its arrival may come too early.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Events taken at once. Their warm-ups then wait for a free slot one by one, so this bounds
 /// only what an instance holds in memory, not the calls under way.
@@ -103,7 +104,10 @@ impl Sidebar {
 /// Marks up to `limit` new ticket-arrival events as seen and returns how many it took, with
 /// the section-and-contact pairs they call for: sections of the ticket's channel that load on
 /// arrival, are enabled, have no fresh answer for the contact, and were not warmed for the
-/// contact within `period` (the pair's mark is taken here, in the same transaction). Events
+/// contact within `period` (the pair's mark is taken here, in the same transaction). Only
+/// events webhook fan-out is done with are taken: both lock the rows they take, and fan-out
+/// skips locked rows, so a warm-up holding a new event would delay its webhooks until
+/// fan-out's next look (up to half a second when no other event comes to wake it). Events
 /// older than `period` are only marked: a backlog (warm-ups were off, or every instance was
 /// down) is old news, not a reason to call endpoints for tickets agents have long opened.
 async fn take_due(
@@ -118,6 +122,7 @@ async fn take_due(
              WHERE id IN (SELECT id FROM events
                           WHERE NOT sidebar_warmed
                             AND kind IN ('ticket_opened', 'ticket_reopened', 'ticket_assigned')
+                            AND webhooks_fanned_out
                           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
              RETURNING ticket_id, created_at)
          SELECT ticket_id, created_at > now() - make_interval(secs => $2) FROM taken",
