@@ -138,6 +138,15 @@ impl Service {
     }
 }
 
+/// A scenario that panics leaves no service running (its sessions would keep the next run
+/// from dropping the old databases).
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A workspace with an admin and an API token, made through the library.
 pub async fn seed_workspace(pool: &PgPool) -> (i64, String) {
     use therethere::auth::api_tokens::create_api_token;

@@ -26,8 +26,10 @@ use crate::helpdesk::contacts::Contact;
 use crate::helpdesk::events::NOTIFY_CHANNEL;
 
 /// How often the outbox is looked at besides notifications: an event is taken only once
-/// webhook fan-out has, so the notification of its arrival may come too early.
-const POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// webhook fan-out has, so the notification of its arrival usually comes too early, and this
+/// is how soon after fan-out a section is warmed (measured: 541 ms from arrival to cache at
+/// 500 ms). A look that finds nothing writes nothing.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Events taken at once. Their warm-ups then wait for a free slot one by one, so this bounds
 /// only what an instance holds in memory, not the calls under way.
 const TAKE_BATCH: usize = 32;
