@@ -137,7 +137,6 @@ struct TicketFacts {
 /// The objects payloads are made of: every ticket, message, note and user a batch's events
 /// name, loaded in four queries for the whole batch (a query per event and object made
 /// fan-out lag seconds behind a burst of tickets).
-#[derive(Default)]
 struct Context {
     tickets: HashMap<i64, TicketObject>,
     messages: HashMap<i64, MessageObject>,

@@ -194,8 +194,7 @@ pub async fn show(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
-    let mut conn = state.pool().acquire().await?;
-    let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
+    let section = section_to_manage(&state, &user, id).await?;
     Ok((
         jar,
         render(&form_page(&state, &user, Some(section), flash).await?),
@@ -244,10 +243,7 @@ pub async fn test_draft(
     Form(form): Form<SectionForm>,
 ) -> Result<Response, PageError> {
     let section = match form.section_id {
-        Some(id) => {
-            let mut conn = state.pool().acquire().await?;
-            Some(sections::get_section_to_manage(&mut conn, &user, id).await?)
-        }
+        Some(id) => Some(section_to_manage(&state, &user, id).await?),
         None => None,
     };
     let tested = state
@@ -341,11 +337,20 @@ pub async fn update(
             .into_response()),
         Err(AppError::NotFound) => Err(AppError::NotFound.into()),
         Err(err) => {
-            let mut conn = state.pool().acquire().await?;
-            let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
+            let section = section_to_manage(&state, &user, id).await?;
             refill(&state, &user, Some(section), form, err).await
         }
     }
+}
+
+/// The section as its settings page shows it (owners and admins only).
+async fn section_to_manage(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<Section, PageError> {
+    let mut conn = state.pool().acquire().await?;
+    Ok(sections::get_section_to_manage(&mut conn, user, id).await?)
 }
 
 pub async fn test(
@@ -353,9 +358,7 @@ pub async fn test(
     PageUser(user): PageUser,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let mut conn = state.pool().acquire().await?;
-    let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
-    drop(conn);
+    let section = section_to_manage(&state, &user, id).await?;
     let report = state.sidebar().test_section(&user, &section).await?;
     let mut page = form_page(&state, &user, Some(section), None).await?;
     page.report = Some(report);
@@ -369,9 +372,7 @@ pub async fn test_and_enable(
     PageUser(user): PageUser,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let mut conn = state.pool().acquire().await?;
-    let section = sections::get_section_to_manage(&mut conn, &user, id).await?;
-    drop(conn);
+    let section = section_to_manage(&state, &user, id).await?;
     let (report, section) = state.sidebar().test_and_enable(&user, &section).await?;
     let flash = if report.ok {
         "Test passed: the section is enabled again, its failure count back at 0."
