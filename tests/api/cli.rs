@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{eventually, spawn_app};
+use crate::helpers::{eventually, free_port, spawn_app};
 
 fn therethere() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_therethere"));
@@ -111,10 +111,7 @@ async fn serve_seeds_demo_data_when_asked_and_stops_cleanly_on_sigterm() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut child = therethere()
         .arg("serve")
         .env("DATABASE_URL", app.database_url())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, eventually, loopback_with, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, eventually, free_port, loopback_with, spawn_app, spawn_app_with};
 use crate::receiver::{Behaviour, Receiver};
 
 const TOKEN: &str = "metrics-token-for-tests";
@@ -188,11 +188,7 @@ async fn metrics_are_served_to_the_token_or_on_their_own_listener_only() {
     let without = spawn_app().await;
     assert_eq!(get(&without, Some(TOKEN)).await, StatusCode::NOT_FOUND);
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let _listening = spawn_app_with(&[("METRICS_ADDR", &addr)]).await;
     // The listener is bound as the app starts serving, a moment after it is spawned.

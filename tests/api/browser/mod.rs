@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{LOOPBACK, TestApp, TestUser, TestWorkspace, spawn_app_with};
+use crate::helpers::{LOOPBACK, TestApp, TestUser, TestWorkspace, free_port, spawn_app_with};
 
 /// A chromedriver of our own and the headless Chromium session it drives.
 struct Browser {
@@ -31,11 +31,7 @@ impl Browser {
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .expect("chromedriver is missing: the README's test command installs chromium and chromium-driver");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let driver = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

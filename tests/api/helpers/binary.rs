@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{TestApp, eventually};
+use super::{TestApp, eventually, free_port};
 use crate::receiver::Receiver;
 
 /// A running `therethere serve` and the address it answers on.
@@ -26,11 +26,7 @@ impl Binary {
         env: &[(&str, &str)],
         stderr: Option<Stdio>,
     ) -> Binary {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_therethere"));
         command
             .arg("serve")

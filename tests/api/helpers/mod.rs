@@ -16,6 +16,28 @@ pub use binary::{Binary, leased_now, unique_ulids, until_all_succeeded};
 pub use builders::{ALL_EVENT_TYPES, ticket_body};
 pub use clients::{Api, Browser, error_of};
 
+/// A loopback port for a child process to bind (the app, chromedriver, a metrics listener).
+///
+/// Not a port the kernel hands out for `bind(0)`: that one is free only until it is dropped,
+/// and the kernel gives ports of that (ephemeral) range to every outbound connection and
+/// every receiver the tests bind meanwhile, so a child could find its port taken and exit.
+/// Ports below the range are handed out by nobody but this counter (checked free first).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000; // up to 32,000, below Linux's ephemeral range (32,768 up)
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Each run starts elsewhere, so a port a previous run's child still holds is unlikely.
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    loop {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIRST + (start.wrapping_add(offset)) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// The environment that lets the app call receivers and endpoints on 127.0.0.1 over plain
 /// HTTP, as every test with one does (the strict rules are tested by validation alone).
 pub const LOOPBACK: &[(&str, &str)] = &[
