@@ -20,6 +20,8 @@
 //! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
 //! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 128).
 //! - `WEBHOOK_DESTINATION_CONCURRENCY`: of those, at most this many to one destination (default 16).
+//! - `WEBHOOK_WORKSPACE_CONCURRENCY`: and at most this many for one workspace (default half of
+//!   `WEBHOOK_CONCURRENCY`), so one workspace's slow receivers leave slots to the others.
 //! - `WEBHOOK_LOG_RETENTION_DAYS`: days the delivery log is kept (default 30).
 //! - `HTTP_HEADER_READ_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`: seconds a client may take to send a
 //!   request's headers (also how long an idle keep-alive connection stays open; default 30) and
@@ -335,6 +337,7 @@ fn parse_smtp_url(raw: &str) -> Result<SecretString, String> {
 fn webhook_settings(
     vars: &Vars<impl Fn(&str) -> Option<String>>,
 ) -> Result<WebhookSettings, ConfigError> {
+    let concurrency = vars.count("WEBHOOK_CONCURRENCY", 128)?;
     Ok(WebhookSettings {
         retry: vars.parsed(
             "WEBHOOK_RETRY_DELAYS",
@@ -342,8 +345,11 @@ fn webhook_settings(
             RetryPolicy::parse,
         )?,
         lease: vars.seconds("WEBHOOK_LEASE_SECONDS", Duration::from_secs(30), 1.0)?,
-        concurrency: vars.count("WEBHOOK_CONCURRENCY", 128)? as usize,
+        concurrency: concurrency as usize,
         destination_concurrency: vars.count("WEBHOOK_DESTINATION_CONCURRENCY", 16)? as usize,
+        workspace_concurrency: vars
+            .count("WEBHOOK_WORKSPACE_CONCURRENCY", concurrency.div_ceil(2))?
+            as usize,
         log_retention: Duration::from_secs_f64(
             vars.number("WEBHOOK_LOG_RETENTION_DAYS", 30.0, 0.0)? * 86_400.0,
         ),

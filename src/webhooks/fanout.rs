@@ -45,7 +45,11 @@ impl EventRow {
     }
 }
 
-/// Fans out up to `batch` pending events; returns how many events it took.
+/// Fans out up to `batch` pending events; returns how many events it took. Workspaces take
+/// turns (every workspace's oldest pending event before any workspace's second), so one
+/// workspace's burst of thousands delays another's next event by one batch, not by the
+/// burst: pending workspaces are found by a loose index scan (one probe each), then each
+/// gives its oldest events.
 pub async fn fan_out_pending(
     pool: &PgPool,
     app_url: &AppUrl,
@@ -54,8 +58,24 @@ pub async fn fan_out_pending(
     let mut tx = pool.begin().await?;
     let events: Vec<EventRow> = sqlx::query_as!(
         EventRow,
-        "SELECT id, workspace_id, ticket_id, kind, actor_id, data FROM events
-         WHERE NOT webhooks_fanned_out ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        "WITH RECURSIVE pending_workspaces AS (
+             (SELECT workspace_id FROM events WHERE NOT webhooks_fanned_out
+              ORDER BY workspace_id LIMIT 1)
+             UNION ALL
+             SELECT (SELECT e.workspace_id FROM events e
+                     WHERE NOT e.webhooks_fanned_out AND e.workspace_id > p.workspace_id
+                     ORDER BY e.workspace_id LIMIT 1)
+             FROM pending_workspaces p WHERE p.workspace_id IS NOT NULL),
+         turns AS (
+             SELECT e.id, row_number() OVER (PARTITION BY e.workspace_id ORDER BY e.id) AS turn
+             FROM pending_workspaces p CROSS JOIN LATERAL (
+                 SELECT id, workspace_id FROM events e
+                 WHERE NOT e.webhooks_fanned_out AND e.workspace_id = p.workspace_id
+                 ORDER BY id LIMIT $1) e)
+         SELECT id, workspace_id, ticket_id, kind, actor_id, data FROM events
+         WHERE id = ANY(ARRAY(SELECT id FROM turns ORDER BY turn, id LIMIT $1))
+           AND NOT webhooks_fanned_out
+         ORDER BY id FOR UPDATE SKIP LOCKED",
         batch,
     )
     .fetch_all(&mut *tx)

@@ -30,6 +30,10 @@ pub struct WebhookSettings {
     /// Attempts under way at once per destination and instance, so one slow receiver cannot
     /// take every slot (`WEBHOOK_DESTINATION_CONCURRENCY`).
     pub destination_concurrency: usize,
+    /// Attempts under way at once per workspace and instance, so one workspace's receivers,
+    /// however many and however slow, leave slots to the others
+    /// (`WEBHOOK_WORKSPACE_CONCURRENCY`, default half of `WEBHOOK_CONCURRENCY`).
+    pub workspace_concurrency: usize,
     /// `WEBHOOK_LOG_RETENTION_DAYS` (default 30).
     pub log_retention: Duration,
 }
@@ -41,6 +45,7 @@ impl Default for WebhookSettings {
             lease: Duration::from_secs(30),
             concurrency: 128,
             destination_concurrency: 16,
+            workspace_concurrency: 64,
             log_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }

@@ -82,29 +82,37 @@ pub async fn insert_deliveries(
     Ok(())
 }
 
-/// How many more attempts each destination may have under way on this instance.
+/// How many more attempts each destination, or each workspace, may have under way on this
+/// instance.
 #[derive(Debug, Default, Clone)]
-pub struct DestinationRoom {
+pub struct Room {
     /// Destinations with no room left: their backlog is not even looked at.
     pub full: Vec<i64>,
-    /// Destinations with some attempts under way, and how many more they may start.
+    /// Those with some attempts under way, and how many more they may start.
     pub partial: Vec<(i64, i32)>,
-    /// The room of every other destination.
-    pub per_destination: i32,
+    /// The room of every other one.
+    pub each: i32,
 }
 
-/// Claims up to `limit` due deliveries, oldest first, but no more from one destination than
-/// its room: a receiver that hangs holds at most its share of the slots, and its backlog is
-/// skipped without being read. Destinations with pending deliveries are found by a loose
-/// index scan (one probe each), then each gives its oldest due deliveries up to its room.
+/// Claims up to `limit` due deliveries, but no more from one destination or one workspace
+/// than its room: a receiver that hangs holds at most its share of the slots, and its backlog
+/// is skipped without being read. Workspaces take turns: the workspace with the fewest
+/// attempts under way goes first, so a workspace's backlog of thousands delays another's next
+/// notification by one attempt, not by the backlog. Destinations with pending
+/// deliveries are found by a loose index scan (one probe each), then each gives its oldest
+/// due deliveries up to its room.
 /// Run on the worker's pool, whose statements are always planned for their parameters
 /// (`db::worker_pool`): this query's generic plan is slow.
 pub async fn claim_due(
     pool: &PgPool,
     limit: i64,
     lease: Duration,
-    room: &DestinationRoom,
+    destinations: &Room,
+    workspaces: &Room,
 ) -> Result<Vec<ClaimedDelivery>, sqlx::Error> {
+    let room = destinations;
+    let (workspace_ids, workspace_room): (Vec<i64>, Vec<i32>) =
+        workspaces.partial.iter().copied().unzip();
     let (partial_ids, partial_room): (Vec<i64>, Vec<i32>) = room.partial.iter().copied().unzip();
     // Checked against the schema at compile time (`.sqlx/` when no database is at hand).
     sqlx::query_as!(
@@ -118,7 +126,7 @@ pub async fn claim_due(
                      ORDER BY x.destination_id LIMIT 1)
              FROM pending_destinations p WHERE p.destination_id IS NOT NULL),
          candidates AS (
-             SELECT c.id, c.next_attempt_at
+             SELECT c.id, c.next_attempt_at, w.workspace_id
              FROM pending_destinations p
              JOIN webhook_destinations w ON w.id = p.destination_id
              LEFT JOIN unnest($4::bigint[], $5::int[]) AS r(destination_id, room)
@@ -141,16 +149,28 @@ pub async fn claim_due(
                     AND (x.locked_until IS NULL OR x.locked_until < now())
                   ORDER BY x.next_attempt_at, x.id
                   LIMIT coalesce(r.room, $6))) c
-             WHERE NOT (p.destination_id = ANY($3))),
-         -- The candidates by primary key (an array, so never a hash join over every pending
+             WHERE NOT (p.destination_id = ANY($3)) AND NOT (w.workspace_id = ANY($7))),
+         -- Each workspace's candidates in its turns, up to its room; its turns count on from
+         -- the attempts it has under way, so a slot freed by a busy workspace's attempt goes
+         -- to an idle one's next delivery, however much older the busy one's backlog.
+         turns AS (
+             SELECT c.id, c.next_attempt_at, c.workspace_id,
+                    row_number() OVER (PARTITION BY c.workspace_id ORDER BY c.next_attempt_at, c.id) AS turn
+             FROM candidates c),
+         chosen AS (
+             SELECT t.id FROM turns t
+             LEFT JOIN unnest($8::bigint[], $9::int[]) AS s(workspace_id, room)
+                  ON s.workspace_id = t.workspace_id
+             WHERE t.turn <= coalesce(s.room, $10)
+             ORDER BY t.turn + $10 - coalesce(s.room, $10), t.next_attempt_at, t.id
+             LIMIT $1),
+         -- The chosen by primary key (an array, so never a hash join over every pending
          -- delivery: with a large backlog the planner chose one, a scan of the whole queue
          -- per claim), locked if no other claim has them.
          due AS (
              SELECT d.id FROM webhook_deliveries d
-             WHERE d.id = ANY(ARRAY(SELECT id FROM candidates))
+             WHERE d.id = ANY(ARRAY(SELECT id FROM chosen))
                AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
-             ORDER BY d.next_attempt_at, d.id
-             LIMIT $1
              FOR UPDATE OF d SKIP LOCKED)
          UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
          FROM due, webhook_destinations w
@@ -161,7 +181,11 @@ pub async fn claim_due(
         &room.full,
         &partial_ids,
         &partial_room,
-        room.per_destination,
+        room.each,
+        &workspaces.full,
+        &workspace_ids,
+        &workspace_room,
+        workspaces.each,
     )
     .fetch_all(pool)
     .await

@@ -1,8 +1,9 @@
 //! The webhook worker: a fan-out task turns new events into deliveries (woken by NOTIFY), and
 //! the delivery loop claims and attempts due deliveries, woken by NOTIFY, by a finished
 //! attempt freeing a slot, and by a short poll. Attempts run concurrently up to a limit per
-//! instance and a smaller limit per destination, so a receiver that always times out holds
-//! a few slots while healthy receivers keep flowing through the rest.
+//! instance and smaller limits per destination and per workspace, so a receiver that always
+//! times out holds a few slots, and one workspace's receivers at most half, while healthy
+//! receivers keep flowing through the rest.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::attempt::{self, AttemptRecord};
+use super::attempt::{self, AttemptRecord, ClaimedDelivery};
 use super::queue::{self, AutomaticAttempt};
 use super::retry::RetryPolicy;
 use super::{WebhookSettings, deliveries, fanout};
@@ -29,50 +30,70 @@ const FAN_OUT_BATCH: i64 = 500;
 const CLAIM_BATCH: usize = 200;
 const RECORD_BATCH: usize = 500;
 
-/// Attempts under way per destination, to find the saturated ones.
+/// Attempts under way per destination and per workspace, to find the saturated ones.
 #[derive(Default)]
 struct InFlight {
-    by_destination: Mutex<HashMap<i64, usize>>,
+    counts: Mutex<InFlightCounts>,
     freed: Notify,
 }
 
+#[derive(Default)]
+struct InFlightCounts {
+    by_destination: HashMap<i64, usize>,
+    by_workspace: HashMap<i64, usize>,
+}
+
+/// Each key's room under `cap`, given what it has under way.
+fn room_under(cap: usize, under_way: &HashMap<i64, usize>) -> queue::Room {
+    let mut room = queue::Room {
+        each: i32::try_from(cap).unwrap_or(i32::MAX),
+        ..Default::default()
+    };
+    for (&id, &n) in under_way {
+        match cap.saturating_sub(n) {
+            0 => room.full.push(id),
+            left => room
+                .partial
+                .push((id, i32::try_from(left).unwrap_or(i32::MAX))),
+        }
+    }
+    room
+}
+
+fn add(counts: &mut HashMap<i64, usize>, key: i64) {
+    *counts.entry(key).or_default() += 1;
+}
+
+fn remove(counts: &mut HashMap<i64, usize>, key: i64) {
+    if let Some(n) = counts.get_mut(&key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(&key);
+        }
+    }
+}
+
 impl InFlight {
-    /// Each destination's room under `cap`, for the claim.
-    fn room(&self, cap: usize) -> queue::DestinationRoom {
-        let map = self.by_destination.lock().expect("in-flight map lock");
-        let mut room = queue::DestinationRoom {
-            per_destination: i32::try_from(cap).unwrap_or(i32::MAX),
-            ..Default::default()
-        };
-        for (&id, &n) in map.iter() {
-            match cap.saturating_sub(n) {
-                0 => room.full.push(id),
-                left => room
-                    .partial
-                    .push((id, i32::try_from(left).unwrap_or(i32::MAX))),
-            }
-        }
-        room
+    /// Each destination's and each workspace's room under their caps, for the claim.
+    fn room(&self, settings: &WebhookSettings) -> (queue::Room, queue::Room) {
+        let counts = self.counts.lock().expect("in-flight counts lock");
+        (
+            room_under(settings.destination_concurrency, &counts.by_destination),
+            room_under(settings.workspace_concurrency, &counts.by_workspace),
+        )
     }
 
-    fn start(&self, destination: i64) {
-        *self
-            .by_destination
-            .lock()
-            .expect("in-flight map lock")
-            .entry(destination)
-            .or_default() += 1;
+    fn start(&self, delivery: &ClaimedDelivery) {
+        let mut counts = self.counts.lock().expect("in-flight counts lock");
+        add(&mut counts.by_destination, delivery.destination_id);
+        add(&mut counts.by_workspace, delivery.workspace_id);
     }
 
-    fn finish(&self, destination: i64) {
-        let mut map = self.by_destination.lock().expect("in-flight map lock");
-        if let Some(n) = map.get_mut(&destination) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&destination);
-            }
-        }
-        drop(map);
+    fn finish(&self, destination: i64, workspace: i64) {
+        let mut counts = self.counts.lock().expect("in-flight counts lock");
+        remove(&mut counts.by_destination, destination);
+        remove(&mut counts.by_workspace, workspace);
+        drop(counts);
         self.freed.notify_one();
     }
 }
@@ -160,18 +181,20 @@ impl Attempts {
         if free == 0 {
             return false;
         }
-        let room = self.in_flight.room(self.settings.destination_concurrency);
+        let (destinations, workspaces) = self.in_flight.room(&self.settings);
         let limit = free.min(CLAIM_BATCH);
-        let batch =
-            match queue::claim_due(&self.pool, limit as i64, self.settings.lease, &room).await {
-                Ok(batch) => batch,
-                Err(err) => {
-                    tracing::warn!(error = %err, "claiming webhook deliveries failed");
-                    return false;
-                }
-            };
-        // Every destination gave what its room allows: a short batch means nothing more is
-        // due for now.
+        let lease = self.settings.lease;
+        let claimed =
+            queue::claim_due(&self.pool, limit as i64, lease, &destinations, &workspaces).await;
+        let batch = match claimed {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::warn!(error = %err, "claiming webhook deliveries failed");
+                return false;
+            }
+        };
+        // Every destination and workspace gave what its room allows: a short batch means
+        // nothing more may start for now.
         let full = batch.len() == limit;
         for delivery in batch {
             let permit = self
@@ -180,7 +203,7 @@ impl Attempts {
                 .acquire_owned()
                 .await
                 .expect("the semaphore is never closed");
-            self.in_flight.start(delivery.destination_id);
+            self.in_flight.start(&delivery);
             let (client, policy, in_flight, records, metrics) = (
                 self.client.clone(),
                 self.policy.clone(),
@@ -192,7 +215,7 @@ impl Attempts {
                 delivery.id = delivery.id, destination.id = delivery.destination_id,
                 workspace_id = delivery.workspace_id);
             let attempt = async move {
-                let destination = delivery.destination_id;
+                let (destination, workspace) = (delivery.destination_id, delivery.workspace_id);
                 let started_at = Utc::now();
                 let exchange = attempt::attempt(&client, &delivery).await;
                 let record = AttemptRecord::new(delivery.id, started_at, &exchange);
@@ -207,7 +230,7 @@ impl Attempts {
                 // The delivery stays leased until its record is written.
                 let _ = records.send(automatic);
                 drop(permit);
-                in_flight.finish(destination);
+                in_flight.finish(destination, workspace);
             };
             tokio::spawn(attempt.instrument(span));
         }

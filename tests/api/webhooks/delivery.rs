@@ -110,10 +110,12 @@ async fn a_receiver_slower_than_five_seconds_fails_and_does_not_hold_up_others()
 
 #[tokio::test]
 async fn a_hanging_receiver_holds_only_its_share_of_attempts_however_long_its_backlog() {
-    // 4 attempts at once in all, 2 per destination; a retry 2 s after a failure.
+    // 4 attempts at once in all (all for one workspace), 2 per destination; a retry 2 s
+    // after a failure.
     let s = setup_with(&[
         ("WEBHOOK_CONCURRENCY", "4"),
         ("WEBHOOK_DESTINATION_CONCURRENCY", "2"),
+        ("WEBHOOK_WORKSPACE_CONCURRENCY", "4"),
         ("WEBHOOK_RETRY_DELAYS", "2"),
     ])
     .await;
@@ -281,4 +283,162 @@ async fn old_log_entries_are_pruned() {
         .await
         .unwrap();
     assert_eq!(left, 1);
+}
+
+/// Queues `count` deliveries due now to `destination` straight into the table, as a burst
+/// fanned out long ago would have left them.
+async fn queue_backlog(pool: &sqlx::PgPool, destination: i64, count: usize) {
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload)
+         SELECT 'backlog' || d.id || '-' || n, d.workspace_id, d.id, 'ticketOpened', '{}'
+         FROM webhook_destinations d, generate_series(1, $2) AS n WHERE d.id = $1",
+    )
+    .bind(destination)
+    .bind(count as i32)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn pending_for(pool: &sqlx::PgPool, destination: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_deliveries WHERE destination_id = $1 AND status = 'pending'",
+    )
+    .bind(destination)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn another_workspaces_backlog_delays_a_notification_by_one_attempt_not_by_the_backlog() {
+    // Four slots, all of which the busy workspace's destination may take.
+    let s = setup_with(&[
+        ("WEBHOOK_CONCURRENCY", "4"),
+        ("WEBHOOK_DESTINATION_CONCURRENCY", "4"),
+        ("WEBHOOK_WORKSPACE_CONCURRENCY", "4"),
+    ])
+    .await;
+    let busy = Receiver::start(Behaviour::Sleep(Duration::from_millis(40))).await;
+    let busy_destination = s
+        .destination(&s.ws.admin, "workspace", &busy.url, &["ticketOpened"])
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let other = s.app.create_workspace("Other").await;
+    let other_channel = s.app.create_channel(&other.admin, "Help").await;
+    let quiet = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&other.admin, "workspace", &quiet.url, &["ticketOpened"])
+        .await;
+    // 300 deliveries at 40 ms each, 4 at a time: 3 s of backlog, every one older than the
+    // other workspace's ticket.
+    queue_backlog(&s.app.pool, busy_destination, 300).await;
+    busy.wait_for(8).await;
+    s.app
+        .ticket(&other.owner)
+        .set("channel_id", other_channel)
+        .create()
+        .await;
+    quiet.wait_for(1).await;
+    let left = pending_for(&s.app.pool, busy_destination).await;
+    assert!(
+        left > 200,
+        "the other workspace's notification waited for the backlog: {left} of 300 left"
+    );
+}
+
+#[tokio::test]
+async fn a_workspace_whose_receivers_hang_holds_at_most_half_the_slots() {
+    // Four slots, each destination may take all of them, a workspace half (the default).
+    let s = setup_with(&[
+        ("WEBHOOK_CONCURRENCY", "4"),
+        ("WEBHOOK_DESTINATION_CONCURRENCY", "4"),
+    ])
+    .await;
+    let hanging = Receiver::start(Behaviour::Sleep(Duration::from_secs(10))).await;
+    for _ in 0..2 {
+        let destination = s
+            .destination(&s.ws.admin, "workspace", &hanging.url, &["ticketOpened"])
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        queue_backlog(&s.app.pool, destination, 10).await;
+    }
+    hanging.wait_for(2).await;
+    let other = s.app.create_workspace("Other").await;
+    let other_channel = s.app.create_channel(&other.admin, "Help").await;
+    let healthy = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&other.admin, "workspace", &healthy.url, &["ticketOpened"])
+        .await;
+    let started = Instant::now();
+    for _ in 0..3 {
+        s.app
+            .ticket(&other.owner)
+            .set("channel_id", other_channel)
+            .create()
+            .await;
+    }
+    healthy.wait_for(3).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the other workspace waited {:?} behind hanging receivers",
+        started.elapsed()
+    );
+    assert_eq!(
+        hanging.requests().len(),
+        2,
+        "the hanging workspace has exactly its 2 slots under way"
+    );
+}
+
+#[tokio::test]
+async fn fan_out_takes_another_workspaces_event_before_a_burst_queued_earlier() {
+    let s = setup().await;
+    let busy = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(&s.ws.admin, "workspace", &busy.url, &["ticketOpened"])
+        .await;
+    let ticket = s.ticket(&s.ws.owner).await;
+    busy.wait_for(1).await;
+    let other = s.app.create_workspace("Other").await;
+    let other_channel = s.app.create_channel(&other.admin, "Help").await;
+    let quiet = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    let quiet_destination = s
+        .destination(&other.admin, "workspace", &quiet.url, &["ticketOpened"])
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    // A burst of 5,000 events (ten fan-out batches), all older than the other's ticket.
+    sqlx::query(
+        "INSERT INTO events (workspace_id, ticket_id, kind)
+         SELECT $1, $2, 'ticket_reopened' FROM generate_series(1, 5000)",
+    )
+    .bind(s.ws.id)
+    .bind(ticket["id"].as_i64().unwrap())
+    .execute(&s.app.pool)
+    .await
+    .unwrap();
+    s.app
+        .ticket(&other.owner)
+        .set("channel_id", other_channel)
+        .create()
+        .await;
+    quiet.wait_for(1).await;
+    settle(&s.app.pool).await;
+    // Each fan-out batch queues its deliveries in a transaction of its own (`created_at`).
+    let (queued_in_batch, later_batches): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(DISTINCT created_at) FROM webhook_deliveries
+                 WHERE destination_id <> $1 AND created_at <= q.created_at),
+                (SELECT count(DISTINCT created_at) FROM webhook_deliveries
+                 WHERE destination_id <> $1 AND created_at > q.created_at)
+         FROM webhook_deliveries q WHERE q.destination_id = $1",
+    )
+    .bind(quiet_destination)
+    .fetch_one(&s.app.pool)
+    .await
+    .unwrap();
+    assert!(
+        later_batches >= 8,
+        "the other workspace's event was fanned out in batch {queued_in_batch} of {}",
+        queued_in_batch + later_batches
+    );
 }
