@@ -4,6 +4,7 @@
 //! per figure. Scenarios and targets are those of BENCHMARKS.md.
 
 mod drain;
+mod fairness;
 mod harness;
 mod logins;
 mod sidebar;
@@ -47,18 +48,32 @@ async fn run() {
             .unwrap_or(1)
     );
     if wants("fanout") {
-        webhooks::webhook_fanout(&pg, &binary, false, None).await;
+        webhooks::webhook_fanout(&pg, &binary, false, None, 1).await;
     }
     if wants("slow") {
-        webhooks::webhook_fanout(&pg, &binary, true, None).await;
+        webhooks::webhook_fanout(&pg, &binary, true, None, 1).await;
     }
     if wants("paced") {
         // 200 tickets/s × 10 destinations = the 2,000 deliveries/s target, offered steadily.
-        webhooks::webhook_fanout(&pg, &binary, false, Some(200)).await;
-        webhooks::webhook_fanout(&pg, &binary, true, Some(200)).await;
+        webhooks::webhook_fanout(&pg, &binary, false, Some(200), 1).await;
+        webhooks::webhook_fanout(&pg, &binary, true, Some(200), 1).await;
     }
     if wants("drain") {
-        drain::drain(&pg, &binary).await;
+        drain::drain(&pg, &binary, 1).await;
+    }
+    if wants("fair") {
+        fairness::fairness(&pg, &binary, false).await;
+        fairness::fairness(&pg, &binary, true).await;
+    }
+    if wants("instances") {
+        // The same drain and end-to-end scenarios with 1, 2 and 4 instances on one database
+        // (on one machine: they share its cores).
+        for instances in [1, 2, 4] {
+            drain::drain(&pg, &binary, instances).await;
+        }
+        for instances in [1, 2, 4] {
+            webhooks::webhook_fanout(&pg, &binary, false, None, instances).await;
+        }
     }
     if wants("tickets") {
         tickets::ticket_creation(&pg, &binary).await;

@@ -1,5 +1,6 @@
 //! Scenarios 1 and 2 (and 5, idle RSS): 2,000 tickets × 10 workspace destinations, drained
-//! as fast as they come or offered at a steady pace, with or without one hanging receiver.
+//! as fast as they come or offered at a steady pace, with or without one hanging receiver, by
+//! one instance or several on one database (tickets created through each in turn).
 //! Every delivery's signature is checked and every ULID counted.
 
 use std::collections::HashMap;
@@ -44,10 +45,22 @@ pub async fn webhook_fanout(
     binary: &Path,
     one_slow: bool,
     paced: Option<u64>,
+    instances: usize,
 ) {
-    let label = label(one_slow, paced);
+    let mut label = label(one_slow, paced);
+    if instances > 1 {
+        label = format!("{label}, {instances} instances");
+    }
     let (url, pool) = fresh_database(pg).await;
     let service = Service::start(binary, &url, &[]).await;
+    let mut others = Vec::new();
+    for _ in 1..instances {
+        others.push(Service::start(binary, &url, &[]).await);
+    }
+    let bases: Vec<String> = std::iter::once(&service)
+        .chain(&others)
+        .map(|s| s.base.clone())
+        .collect();
     let (_, token) = seed_workspace(&pool).await;
     if !one_slow {
         println!(
@@ -60,7 +73,7 @@ pub async fn webhook_fanout(
     let healthy_expected = EVENTS * (DESTINATIONS - usize::from(one_slow));
 
     let started = Instant::now();
-    create_tickets(&service.base, &token, started, paced).await;
+    create_tickets(&bases, &token, started, paced).await;
     let created_in = started.elapsed();
     let peak_rss = wait_for(&service, &receivers.tally, healthy_expected, started).await;
     let elapsed = started.elapsed();
@@ -90,7 +103,7 @@ pub async fn webhook_fanout(
         "every healthy delivery has its attempt logged"
     );
     assert_eq!(bad_signatures, 0, "every signature verifies");
-    if !one_slow && paced.is_none() {
+    if !one_slow && paced.is_none() && instances == 1 {
         save_metrics_sample(&service).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         println!(
@@ -99,6 +112,9 @@ pub async fn webhook_fanout(
         );
     }
     service.stop();
+    for other in others {
+        other.stop();
+    }
     pool.close().await;
 }
 
@@ -177,11 +193,13 @@ pub(super) async fn add_destinations(
     slow
 }
 
-/// Opens `EVENTS` tickets, 32 at a time, or each at its slot of a steady schedule.
-async fn create_tickets(base: &str, token: &str, started: Instant, paced: Option<u64>) {
+/// Opens `EVENTS` tickets, 32 at a time, or each at its slot of a steady schedule; the i-th
+/// through the i-th of `bases` in turn.
+async fn create_tickets(bases: &[String], token: &str, started: Instant, paced: Option<u64>) {
     let client = reqwest::Client::new();
     let creators = futures::stream::iter(0..EVENTS).map(|i| {
-        let (client, base, token) = (client.clone(), base.to_string(), token.to_string());
+        let base = bases[i % bases.len()].clone();
+        let (client, token) = (client.clone(), token.to_string());
         async move {
             if let Some(rate) = paced {
                 let at = started + Duration::from_secs_f64(i as f64 / rate as f64);
