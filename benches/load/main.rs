@@ -7,6 +7,7 @@ mod drain;
 mod fairness;
 mod harness;
 mod logins;
+mod prune;
 mod sidebar;
 mod tickets;
 mod webhooks;
@@ -80,6 +81,10 @@ async fn run() {
     }
     if wants("sidebar") {
         sidebar::sidebar(&pg, &binary).await;
+    }
+    // Minutes of filling: only when named.
+    if only.iter().any(|o| o == "prune") {
+        prune::prune(&pg, &binary).await;
     }
     if wants("logins") {
         logins::logins(&pg, &binary).await;

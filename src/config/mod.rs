@@ -20,8 +20,8 @@
 //! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
 //! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 128).
 //! - `WEBHOOK_DESTINATION_CONCURRENCY`: of those, at most this many to one destination (default 16).
-//! - `WEBHOOK_WORKSPACE_CONCURRENCY`: and at most this many for one workspace (default half of
-//!   `WEBHOOK_CONCURRENCY`), so one workspace's slow receivers leave slots to the others.
+//! - `WEBHOOK_WORKSPACE_CONCURRENCY`: and at most this many for one workspace (default three
+//!   quarters of `WEBHOOK_CONCURRENCY`), so one workspace's slow receivers leave slots to others.
 //! - `WEBHOOK_LOG_RETENTION_DAYS`: days the delivery log is kept (default 30).
 //! - `HTTP_HEADER_READ_TIMEOUT`, `HTTP_REQUEST_TIMEOUT`: seconds a client may take to send a
 //!   request's headers (also how long an idle keep-alive connection stays open; default 30) and
@@ -347,9 +347,10 @@ fn webhook_settings(
         lease: vars.seconds("WEBHOOK_LEASE_SECONDS", Duration::from_secs(30), 1.0)?,
         concurrency: concurrency as usize,
         destination_concurrency: vars.count("WEBHOOK_DESTINATION_CONCURRENCY", 16)? as usize,
-        workspace_concurrency: vars
-            .count("WEBHOOK_WORKSPACE_CONCURRENCY", concurrency.div_ceil(2))?
-            as usize,
+        workspace_concurrency: vars.count(
+            "WEBHOOK_WORKSPACE_CONCURRENCY",
+            (concurrency * 3).div_ceil(4),
+        )? as usize,
         log_retention: Duration::from_secs_f64(
             vars.number("WEBHOOK_LOG_RETENTION_DAYS", 30.0, 0.0)? * 86_400.0,
         ),
@@ -441,6 +442,27 @@ mod tests {
         assert!(c.demo_data);
         assert!(!c.outbound_allow_private && !c.outbound_allow_http);
         assert_eq!(c.sidebar.cache_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_workspace_may_hold_three_quarters_of_the_webhook_slots_unless_told() {
+        let slots = |vars: &[(&str, &str)]| {
+            let w = config(vars).unwrap().webhooks;
+            (w.concurrency, w.workspace_concurrency)
+        };
+        assert_eq!(slots(&[]), (128, 96));
+        assert_eq!(slots(&[("WEBHOOK_CONCURRENCY", "4")]), (4, 3));
+        assert_eq!(slots(&[("WEBHOOK_CONCURRENCY", "1")]), (1, 1));
+        assert_eq!(
+            slots(&[("WEBHOOK_WORKSPACE_CONCURRENCY", "200")]),
+            (128, 200)
+        );
+        assert_eq!(
+            config(&[("WEBHOOK_WORKSPACE_CONCURRENCY", "0")])
+                .unwrap_err()
+                .variable,
+            "WEBHOOK_WORKSPACE_CONCURRENCY"
+        );
     }
 
     #[test]

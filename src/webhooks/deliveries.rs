@@ -266,15 +266,31 @@ pub async fn send_test(
     Ok(get_delivery(pool, user, id).await?.1.summary)
 }
 
-/// Deletes finished deliveries (and their attempts) older than `retention`.
+/// Deliveries deleted per statement when pruning.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes finished deliveries (and their attempts) older than `retention`, oldest first, a
+/// batch per statement: each its own short transaction, so a day's millions never hold locks
+/// or one huge transaction while claims and the log are read beside it.
 pub async fn prune_log(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
-    let deleted = sqlx::query(
-        "DELETE FROM webhook_deliveries WHERE created_at < now() - make_interval(secs => $1) AND status <> 'pending'",
-    )
-    .bind(retention.as_secs_f64())
-    .execute(pool)
-    .await?;
-    Ok(deleted.rows_affected())
+    let mut deleted = 0;
+    loop {
+        let batch = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE id = ANY(ARRAY(
+                 SELECT id FROM webhook_deliveries
+                 WHERE created_at < now() - make_interval(secs => $1) AND status <> 'pending'
+                 ORDER BY created_at LIMIT $2))",
+        )
+        .bind(retention.as_secs_f64())
+        .bind(PRUNE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += batch;
+        if batch < PRUNE_BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
 }
 
 /// The latest attempt to a destination with its payload, for the destination's page.

