@@ -290,12 +290,16 @@ async fn old_log_entries_are_pruned() {
         .fetch_one(&s.app.pool)
         .await
         .unwrap();
-    queue_backlog(&s.app.pool, destination, 12_001).await;
+    // Written finished (the pending one due tomorrow) so the worker leaves them alone.
     sqlx::query(
-        "UPDATE webhook_deliveries SET created_at = now() - interval '40 days',
-             status = CASE WHEN ulid LIKE '%-12001' THEN 'pending' ELSE 'succeeded' END
-         WHERE ulid LIKE 'backlog%'",
+        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload,
+                                         status, next_attempt_at, created_at)
+         SELECT 'backlog' || n, d.workspace_id, d.id, 'ticketOpened', '{}',
+                CASE WHEN n = 12001 THEN 'pending' ELSE 'succeeded' END,
+                now() + interval '1 day', now() - interval '40 days'
+         FROM webhook_destinations d, generate_series(1, 12001) AS n WHERE d.id = $1",
     )
+    .bind(destination)
     .execute(&s.app.pool)
     .await
     .unwrap();
