@@ -68,3 +68,22 @@ async fn the_openapi_document_describes_every_endpoint() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_service_s_connections_never_jit_compile_their_queries() {
+    let app = spawn_app().await;
+    let options: sqlx::postgres::PgConnectOptions = app.database_url().parse().unwrap();
+    let pool = therethere::db::connect(options, 1).await.unwrap();
+    let jit: String = sqlx::query_scalar("SHOW jit")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(jit, "off");
+    let worker = therethere::db::worker_pool(&pool, 1);
+    let (jit, plans): (String, String) =
+        sqlx::query_as("SELECT current_setting('jit'), current_setting('plan_cache_mode')")
+            .fetch_one(&worker)
+            .await
+            .unwrap();
+    assert_eq!((jit.as_str(), plans.as_str()), ("off", "force_custom_plan"));
+}
