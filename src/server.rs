@@ -132,7 +132,7 @@ pub async fn serve(
             state.sidebar().clone().run_warm_ups(cancel.clone()),
         ));
         tasks.push(tokio::spawn(crate::webhooks::worker::run(
-            db::worker_pool(state.pool(), config.worker_database_connections),
+            db::side_pool(state.pool(), config.worker_database_connections),
             state.outbound().webhooks.clone(),
             state.metrics().clone(),
             config.webhooks.clone(),

@@ -101,8 +101,8 @@ pub struct Room {
 /// notification by one attempt, not by the backlog. Destinations with pending
 /// deliveries are found by a loose index scan (one probe each), then each gives its oldest
 /// due deliveries up to its room.
-/// Run on the worker's pool, whose statements are always planned for their parameters
-/// (`db::worker_pool`): this query's generic plan is slow.
+/// Run on the claim's own connection, whose statements are always planned for their
+/// parameters (`db::claim_pool`): this query's generic plan is slow.
 pub async fn claim_due(
     pool: &PgPool,
     limit: i64,

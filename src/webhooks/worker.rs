@@ -100,8 +100,8 @@ impl InFlight {
 
 /// Delivers webhooks until `cancel`: fans events out, claims due deliveries, attempts them
 /// with `client` and records the outcomes, on `pool`: a pool of its own
-/// (`WORKER_DATABASE_CONNECTIONS`: two listeners, the claim loop, the recorder and fan-out)
-/// beside the request pool, since requests that fill theirs (many tickets created at once,
+/// (`WORKER_DATABASE_CONNECTIONS`: two listeners, the recorder and fan-out), and one more
+/// connection for the claims, beside the request pool, since requests that fill theirs (many tickets created at once,
 /// each waiting its turn for the ticket number) must not hold up claims, attempt records or
 /// fan-out. Measured: claims waited 20-25 ms for a connection on a shared pool.
 pub async fn run(
@@ -116,7 +116,7 @@ pub async fn run(
     let (records, recorded) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record_batches(pool.clone(), recorded));
     let attempts = Attempts {
-        pool: pool.clone(),
+        claims: crate::db::claim_pool(&pool),
         client,
         policy: Arc::new(settings.retry.clone()),
         slots: Arc::new(Semaphore::new(settings.concurrency)),
@@ -153,7 +153,9 @@ pub async fn run(
         attempts.slots.acquire_many(settings.concurrency as u32),
     )
     .await;
+    let claims = attempts.claims.clone();
     drop(attempts);
+    crate::db::close_within(&claims, Duration::from_secs(5)).await;
     let _ = recorder.await;
     // Closing waits for every connection to come back, the listener's too.
     drop(notifications);
@@ -163,7 +165,8 @@ pub async fn run(
 /// What starting attempts needs: the slots of this instance and of each destination, and
 /// where finished attempts go to be recorded.
 struct Attempts {
-    pool: PgPool,
+    /// The claim's own connection (`db::claim_pool`).
+    claims: PgPool,
     client: OutboundClient,
     policy: Arc<RetryPolicy>,
     slots: Arc<Semaphore>,
@@ -184,8 +187,14 @@ impl Attempts {
         let (destinations, workspaces) = self.in_flight.room(&self.settings);
         let limit = free.min(CLAIM_BATCH);
         let lease = self.settings.lease;
-        let claimed =
-            queue::claim_due(&self.pool, limit as i64, lease, &destinations, &workspaces).await;
+        let claimed = queue::claim_due(
+            &self.claims,
+            limit as i64,
+            lease,
+            &destinations,
+            &workspaces,
+        )
+        .await;
         let batch = match claimed {
             Ok(batch) => batch,
             Err(err) => {

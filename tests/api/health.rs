@@ -79,7 +79,7 @@ async fn the_service_s_connections_never_jit_compile_their_queries() {
         .await
         .unwrap();
     assert_eq!(jit, "off");
-    let worker = therethere::db::worker_pool(&pool, 1);
+    let worker = therethere::db::claim_pool(&pool);
     let (jit, plans): (String, String) =
         sqlx::query_as("SELECT current_setting('jit'), current_setting('plan_cache_mode')")
             .fetch_one(&worker)
