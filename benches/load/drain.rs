@@ -33,6 +33,10 @@ pub async fn drain(pg: &EmbeddedPostgres, binary: &Path, workers: usize) {
         .await
         .unwrap();
 
+    let (wal_before,): (String,) = sqlx::query_as("SELECT pg_current_wal_lsn()::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     let started = Instant::now();
     let mut instances = Vec::new();
     for _ in 0..workers {
@@ -41,6 +45,14 @@ pub async fn drain(pg: &EmbeddedPostgres, binary: &Path, workers: usize) {
     let peak_rss = wait_for(&instances[0], &receivers.tally, expected, started).await;
     let elapsed = started.elapsed().as_secs_f64();
     let logged = attempts_logged(&pool, -1, expected).await;
+    // Write-ahead log per delivery: what a bigger machine's disk must absorb (the cluster's
+    // whole log, so a little of other databases' background work too).
+    let (wal_bytes,): (f64,) =
+        sqlx::query_as("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8")
+            .bind(&wal_before)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     let (first_to_last,): (f64,) = sqlx::query_as(
         "SELECT EXTRACT(EPOCH FROM max(started_at + duration_ms * interval '1 millisecond') - min(started_at))::float8
          FROM webhook_attempts",
@@ -52,9 +64,10 @@ pub async fn drain(pg: &EmbeddedPostgres, binary: &Path, workers: usize) {
     let duplicates = tally.total.load(Ordering::Relaxed) - tally.by_ulid.lock().unwrap().len();
     let bad_signatures = tally.bad_signatures.load(Ordering::Relaxed);
     println!(
-        "drain, {workers} worker instance(s): {expected} due deliveries in {elapsed:.2} s from the worker's start = {:.0}/s; first attempt to last {first_to_last:.2} s = {:.0}/s; attempts logged {logged}/{expected}; bad signatures {bad_signatures}; duplicates {duplicates}; first worker's peak RSS {:.1} MB",
+        "drain, {workers} worker instance(s): {expected} due deliveries in {elapsed:.2} s from the worker's start = {:.0}/s; first attempt to last {first_to_last:.2} s = {:.0}/s; attempts logged {logged}/{expected}; bad signatures {bad_signatures}; duplicates {duplicates}; WAL {:.0} bytes per delivery; first worker's peak RSS {:.1} MB",
         expected as f64 / elapsed,
         expected as f64 / first_to_last,
+        wal_bytes / expected as f64,
         mb(peak_rss),
     );
     assert_eq!(logged as usize, expected, "every attempt is logged");
