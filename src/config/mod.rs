@@ -17,6 +17,8 @@
 //! - `SIDEBAR_WARMUP_CONCURRENCY`: background loads of "Load when a ticket arrives" sections
 //!   under way at once per instance that runs workers (default 4; 0 turns them off here).
 //! - `WEBHOOK_RETRY_DELAYS`: seconds between webhook attempts (default "10,20": 3 attempts).
+//! - `WEBHOOK_RETRY_AFTER_CAP`: the longest wait a receiver's 429 `Retry-After` may ask for
+//!   (seconds, default 600).
 //! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
 //! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 128).
 //! - `WEBHOOK_DESTINATION_CONCURRENCY`: of those, at most this many to one destination (default 16).
@@ -339,11 +341,17 @@ fn webhook_settings(
 ) -> Result<WebhookSettings, ConfigError> {
     let concurrency = vars.count("WEBHOOK_CONCURRENCY", 128)?;
     Ok(WebhookSettings {
-        retry: vars.parsed(
-            "WEBHOOK_RETRY_DELAYS",
-            RetryPolicy::default,
-            RetryPolicy::parse,
-        )?,
+        retry: vars
+            .parsed(
+                "WEBHOOK_RETRY_DELAYS",
+                RetryPolicy::default,
+                RetryPolicy::parse,
+            )?
+            .with_retry_after_cap(vars.seconds(
+                "WEBHOOK_RETRY_AFTER_CAP",
+                crate::webhooks::retry::DEFAULT_RETRY_AFTER_CAP,
+                0.0,
+            )?),
         lease: vars.seconds("WEBHOOK_LEASE_SECONDS", Duration::from_secs(30), 1.0)?,
         concurrency: concurrency as usize,
         destination_concurrency: vars.count("WEBHOOK_DESTINATION_CONCURRENCY", 16)? as usize,

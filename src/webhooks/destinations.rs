@@ -30,6 +30,11 @@ pub struct Destination {
     pub url: String,
     pub events: Vec<EventType>,
     pub enabled: bool,
+    /// When the service disabled it (a receiver's 410 Gone); null otherwise, and once anyone
+    /// enables or disables it themselves.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Why the service disabled it.
+    pub disabled_reason: Option<String>,
     /// The signing secret; shown to whoever may manage the destination.
     pub secret: String,
     pub created_at: DateTime<Utc>,
@@ -44,6 +49,8 @@ struct DestinationRow {
     url: String,
     events: Vec<String>,
     enabled: bool,
+    disabled_at: Option<DateTime<Utc>>,
+    disabled_reason: Option<String>,
     secret: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -67,6 +74,8 @@ impl From<DestinationRow> for Destination {
                 .filter_map(|e| EventType::parse(e))
                 .collect(),
             enabled: r.enabled,
+            disabled_at: r.disabled_at,
+            disabled_reason: r.disabled_reason,
             secret: r.secret,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -74,8 +83,7 @@ impl From<DestinationRow> for Destination {
     }
 }
 
-const COLUMNS: &str =
-    "id, owner_user_id, name, url, events, enabled, secret, created_at, updated_at";
+const COLUMNS: &str = "id, owner_user_id, name, url, events, enabled, disabled_at, disabled_reason, secret, created_at, updated_at";
 
 /// A new secret in the Standard Webhooks form: `whsec_` and 32 random bytes in base64.
 pub fn generate_secret() -> String {
@@ -289,7 +297,10 @@ pub async fn update_destination(
     };
     let row: DestinationRow = sqlx::query_as(&format!(
         "UPDATE webhook_destinations SET name = COALESCE($2, name), url = COALESCE($3, url),
-                events = COALESCE($4, events), enabled = COALESCE($5, enabled), updated_at = now()
+                events = COALESCE($4, events), enabled = COALESCE($5, enabled),
+                disabled_at = CASE WHEN $5 IS NULL THEN disabled_at END,
+                disabled_reason = CASE WHEN $5 IS NULL THEN disabled_reason END,
+                updated_at = now()
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)

@@ -5,6 +5,7 @@ pub mod attempt;
 pub mod audience;
 pub mod deliveries;
 pub mod destinations;
+pub mod disabling;
 pub mod event_types;
 pub mod excerpt;
 pub mod fanout;

@@ -225,14 +225,37 @@ pub async fn record_resend(pool: &PgPool, record: &AttemptRecord) -> Result<(), 
 pub struct AutomaticAttempt {
     pub record: AttemptRecord,
     pub next: Option<Next>,
+    pub destination_id: i64,
 }
 
 impl AutomaticAttempt {
-    /// `delivery` is the claimed delivery the record is of (its `attempts` counts the ones before).
-    pub fn new(delivery: &ClaimedDelivery, record: AttemptRecord, policy: &RetryPolicy) -> Self {
+    /// `delivery` is the claimed delivery the record is of (its `attempts` counts the ones
+    /// before); `asked` is the wait the receiver asked for (`retry::asked_wait`).
+    pub fn new(
+        delivery: &ClaimedDelivery,
+        record: AttemptRecord,
+        policy: &RetryPolicy,
+        asked: Option<Duration>,
+    ) -> Self {
         let attempt = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
-        let next = (!record.succeeded).then(|| policy.after_failure(attempt));
-        AutomaticAttempt { record, next }
+        let next = if record.succeeded {
+            None
+        } else if record.response_status == Some(410) {
+            // Gone for good: no retry (the destination is disabled once this is recorded).
+            Some(Next::GiveUp)
+        } else {
+            Some(policy.after_failure_asked(attempt, asked))
+        };
+        AutomaticAttempt {
+            record,
+            next,
+            destination_id: delivery.destination_id,
+        }
+    }
+
+    /// True when the receiver said it is gone for good (410): its destination is disabled.
+    pub fn says_gone(&self) -> bool {
+        self.record.response_status == Some(410)
     }
 
     /// What followed, as the metrics count it.

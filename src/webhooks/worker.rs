@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
 use sqlx::PgPool;
@@ -17,8 +17,8 @@ use tracing::Instrument;
 
 use super::attempt::{self, AttemptRecord, ClaimedDelivery};
 use super::queue::{self, AutomaticAttempt};
-use super::retry::RetryPolicy;
-use super::{WebhookSettings, deliveries, fanout};
+use super::retry::{self, RetryPolicy};
+use super::{WebhookSettings, deliveries, disabling, fanout};
 use crate::app_url::AppUrl;
 use crate::db::notifications::Notifications;
 use crate::metrics::Metrics;
@@ -114,7 +114,7 @@ pub async fn run(
 ) {
     metrics.watch_pool("worker", &pool);
     let (records, recorded) = mpsc::unbounded_channel();
-    let recorder = tokio::spawn(record_batches(pool.clone(), recorded));
+    let recorder = tokio::spawn(record_batches(pool.clone(), app_url.clone(), recorded));
     let attempts = Attempts {
         claims: crate::db::claim_pool(&pool),
         client,
@@ -228,7 +228,10 @@ impl Attempts {
                 let started_at = Utc::now();
                 let exchange = attempt::attempt(&client, &delivery).await;
                 let record = AttemptRecord::new(delivery.id, started_at, &exchange);
-                let automatic = AutomaticAttempt::new(&delivery, record, &policy);
+                let asked = exchange.outcome.as_ref().ok().and_then(|received| {
+                    retry::asked_wait(received.status, &received.headers, SystemTime::now())
+                });
+                let automatic = AutomaticAttempt::new(&delivery, record, &policy, asked);
                 let outcome = automatic.outcome();
                 tracing::debug!(
                     ?outcome,
@@ -261,12 +264,27 @@ async fn prune(pool: &PgPool, retention: Duration) {
 }
 
 /// Writes finished attempts in batches: whatever arrived while the previous write ran.
-async fn record_batches(pool: PgPool, mut recorded: mpsc::UnboundedReceiver<AutomaticAttempt>) {
+/// Then disables the destinations whose receivers answered 410 Gone, with notice.
+async fn record_batches(
+    pool: PgPool,
+    app_url: AppUrl,
+    mut recorded: mpsc::UnboundedReceiver<AutomaticAttempt>,
+) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while recorded.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         if let Err(err) = queue::record_automatic_batch(&pool, &batch).await {
             // Their leases will expire and they will be attempted again: at least once.
             tracing::error!(error = %err, count = batch.len(), "recording webhook attempts failed");
+        }
+        for gone in batch.iter().filter(|a| a.says_gone()) {
+            let error = gone.record.error.as_deref().unwrap_or("HTTP 410");
+            let id = gone.destination_id;
+            if let Err(err) =
+                disabling::disable_with_notice(&pool, &app_url, id, disabling::GONE_REASON, error)
+                    .await
+            {
+                tracing::error!(error = %err, destination.id = id, "disabling a gone destination failed");
+            }
         }
         batch.clear();
     }

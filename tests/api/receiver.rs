@@ -26,6 +26,10 @@ pub enum Behaviour {
     Sequence(Vec<(u16, String)>),
     /// Answers the first n requests 500 at once, then hangs for 10 s on every later one.
     FailThenHang(usize),
+    /// Answers the first request 429 with this `Retry-After`, every later one 200.
+    Throttle(String),
+    /// (Resolved per request) 429 with this `Retry-After`.
+    TooManyRequests(String),
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +66,8 @@ impl Receiver {
                     }
                     Behaviour::FailThenHang(n) if index < n => Behaviour::Respond(500, "{}".into()),
                     Behaviour::FailThenHang(_) => Behaviour::Sleep(Duration::from_secs(10)),
+                    Behaviour::Throttle(wait) if index == 0 => Behaviour::TooManyRequests(wait),
+                    Behaviour::Throttle(_) => Behaviour::Respond(200, "{}".into()),
                     other => other,
                 };
                 respond(behaviour).await
@@ -127,7 +133,12 @@ async fn respond(behaviour: Behaviour) -> Response {
             );
             Response::new(Body::from_stream(stream))
         }
-        Behaviour::Sequence(_) | Behaviour::FailThenHang(_) => {
+        Behaviour::TooManyRequests(wait) => Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header("retry-after", wait)
+            .body(Body::from("{}"))
+            .unwrap(),
+        Behaviour::Sequence(_) | Behaviour::FailThenHang(_) | Behaviour::Throttle(_) => {
             unreachable!("resolved to one step per request")
         }
     }

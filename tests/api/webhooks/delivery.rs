@@ -484,3 +484,157 @@ async fn fan_out_takes_another_workspaces_event_before_a_burst_queued_earlier() 
         queued_in_batch + later_batches
     );
 }
+
+/// The wait between a receiver's first and second request.
+async fn wait_between_first_two(receiver: &Receiver) -> Duration {
+    receiver.wait_for(1).await;
+    let first = Instant::now();
+    receiver.wait_for(2).await;
+    first.elapsed()
+}
+
+#[tokio::test]
+async fn a_429s_retry_after_delays_the_next_attempt_within_the_same_three() {
+    // Retries 0.2 s apart, unless the receiver asks for longer.
+    let s = setup_with(&[("WEBHOOK_RETRY_DELAYS", "0.2,0.2")]).await;
+    let receiver = Receiver::start(Behaviour::Throttle("2".into())).await;
+    let destination = s
+        .destination(&s.ws.admin, "workspace", &receiver.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    let waited = wait_between_first_two(&receiver).await;
+    assert!(
+        (Duration::from_millis(1800)..Duration::from_secs(4)).contains(&waited),
+        "asked for 2 s, waited {waited:?}"
+    );
+    settle(&s.app.pool).await;
+    let log: Vec<Value> = s
+        .app
+        .api(&s.ws.admin)
+        .get_json(&format!(
+            "/api/webhook-destinations/{}/deliveries",
+            destination["id"]
+        ))
+        .await;
+    assert_eq!(log[0]["status"], "succeeded");
+    let statuses: Vec<&Value> = log[0]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["response_status"])
+        .collect();
+    assert_eq!(statuses, [&json!(429), &json!(200)]);
+}
+
+#[tokio::test]
+async fn retry_after_is_capped_and_read_as_an_http_date_too() {
+    let s = setup_with(&[
+        ("WEBHOOK_RETRY_DELAYS", "0.2,0.2"),
+        ("WEBHOOK_RETRY_AFTER_CAP", "1"),
+    ])
+    .await;
+    let in_an_hour =
+        httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3_600));
+    let receiver = Receiver::start(Behaviour::Throttle(in_an_hour)).await;
+    s.destination(&s.ws.admin, "workspace", &receiver.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    let waited = wait_between_first_two(&receiver).await;
+    assert!(
+        (Duration::from_millis(800)..Duration::from_millis(2500)).contains(&waited),
+        "asked for an hour, capped at 1 s, waited {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_410_disables_the_destination_at_once_with_notice_to_whoever_manages_it() {
+    let smtp = crate::smtp::SmtpSink::start().await;
+    let s = setup_with(&[("SMTP_URL", &smtp.url), ("WEBHOOK_RETRY_DELAYS", "0.2,0.2")]).await;
+    let gone = Receiver::start(Behaviour::Respond(410, "{}".into())).await;
+    let personal = s
+        .destination(&s.ws.agent, "personal", &gone.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    let api = s.app.api(&s.ws.agent);
+    let path = format!("/api/webhook-destinations/{}", personal["id"]);
+    let disabled = eventually(
+        "the destination disabled",
+        Duration::from_secs(10),
+        || async {
+            let d: Value = api.get_json(&path).await;
+            (d["enabled"] == false).then_some(d)
+        },
+    )
+    .await;
+    assert!(
+        disabled["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("410 Gone"),
+        "{disabled}"
+    );
+    assert!(disabled["disabled_at"].is_string());
+    // One mail, to the personal destination's owner alone, naming it, why and where.
+    let mails = smtp.wait_for(1).await;
+    assert_eq!(mails[0].rcpt_to, vec![s.ws.agent.email.clone()]);
+    assert!(mails[0].data.contains("410 Gone"), "{}", mails[0].data);
+    assert!(
+        mails[0]
+            .data
+            .contains(&format!("/settings/webhooks/{}", personal["id"])),
+        "{}",
+        mails[0].data
+    );
+    // No retry of a gone receiver, and nothing more sent while disabled.
+    s.ticket(&s.ws.owner).await;
+    settle_fanned_out(&s.app.pool).await;
+    assert_eq!(gone.requests().len(), 1);
+    // Its page says when and why.
+    let page = s
+        .app
+        .browser(&s.ws.agent)
+        .await
+        .get_html(&format!("/settings/webhooks/{}", personal["id"]))
+        .await;
+    assert!(page.contains("Disabled automatically on"), "{page}");
+    assert!(page.contains("410 Gone"));
+    // Enabling it again clears the notice.
+    let enabled: Value = api
+        .patch(&path, &json!({"enabled": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(enabled["enabled"], true);
+    assert_eq!(enabled["disabled_reason"], Value::Null);
+    assert_eq!(smtp.mails().len(), 1, "one mail in all");
+}
+
+#[tokio::test]
+async fn a_gone_workspace_destination_is_announced_to_the_owner_and_admins() {
+    let smtp = crate::smtp::SmtpSink::start().await;
+    let s = setup_with(&[("SMTP_URL", &smtp.url)]).await;
+    let gone = Receiver::start(Behaviour::Respond(410, "{}".into())).await;
+    s.destination(&s.ws.admin, "workspace", &gone.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    let mails = smtp.wait_for(2).await;
+    let mut to: Vec<String> = mails.iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    to.sort();
+    let mut expected = vec![s.ws.owner.email.clone(), s.ws.admin.email.clone()];
+    expected.sort();
+    assert_eq!(to, expected, "the owner and the admin, not the agent");
+}
+
+/// Waits until every event is fanned out (its deliveries queued, or none).
+async fn settle_fanned_out(pool: &sqlx::PgPool) {
+    eventually("events fanned out", Duration::from_secs(10), || async {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE NOT webhooks_fanned_out")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        (left == 0).then_some(())
+    })
+    .await
+}
