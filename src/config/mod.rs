@@ -17,6 +17,9 @@
 //! - `SIDEBAR_WARMUP_CONCURRENCY`: background loads of "Load when a ticket arrives" sections
 //!   under way at once per instance that runs workers (default 4; 0 turns them off here).
 //! - `WEBHOOK_RETRY_DELAYS`: seconds between webhook attempts (default "10,20": 3 attempts).
+//! - `WEBHOOK_DISABLE_AFTER_FAILURES` (10) and `WEBHOOK_DISABLE_AFTER_HOURS` (24): a destination
+//!   whose deliveries failed every attempt this many times in a row, over at least this long,
+//!   is disabled (its managers warned by email at half the count).
 //! - `WEBHOOK_RETRY_AFTER_CAP`: the longest wait a receiver's 429 `Retry-After` may ask for
 //!   (seconds, default 600).
 //! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
@@ -359,6 +362,12 @@ fn webhook_settings(
             "WEBHOOK_WORKSPACE_CONCURRENCY",
             (concurrency * 3).div_ceil(4),
         )? as usize,
+        streaks: crate::webhooks::disabling::Streaks {
+            failures: vars.count("WEBHOOK_DISABLE_AFTER_FAILURES", 10)? as i32,
+            span: Duration::from_secs_f64(
+                vars.number("WEBHOOK_DISABLE_AFTER_HOURS", 24.0, 0.0)? * 3_600.0,
+            ),
+        },
         log_retention: Duration::from_secs_f64(
             vars.number("WEBHOOK_LOG_RETENTION_DAYS", 30.0, 0.0)? * 86_400.0,
         ),

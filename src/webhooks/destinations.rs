@@ -35,6 +35,9 @@ pub struct Destination {
     pub disabled_at: Option<DateTime<Utc>>,
     /// Why the service disabled it.
     pub disabled_reason: Option<String>,
+    /// Deliveries in a row that failed every attempt (0 after any success); at
+    /// `WEBHOOK_DISABLE_AFTER_FAILURES` over `WEBHOOK_DISABLE_AFTER_HOURS` it is disabled.
+    pub failed_deliveries: i32,
     /// The signing secret; shown to whoever may manage the destination.
     pub secret: String,
     pub created_at: DateTime<Utc>,
@@ -51,6 +54,7 @@ struct DestinationRow {
     enabled: bool,
     disabled_at: Option<DateTime<Utc>>,
     disabled_reason: Option<String>,
+    failed_deliveries: i32,
     secret: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -76,6 +80,7 @@ impl From<DestinationRow> for Destination {
             enabled: r.enabled,
             disabled_at: r.disabled_at,
             disabled_reason: r.disabled_reason,
+            failed_deliveries: r.failed_deliveries,
             secret: r.secret,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -83,7 +88,7 @@ impl From<DestinationRow> for Destination {
     }
 }
 
-const COLUMNS: &str = "id, owner_user_id, name, url, events, enabled, disabled_at, disabled_reason, secret, created_at, updated_at";
+const COLUMNS: &str = "id, owner_user_id, name, url, events, enabled, disabled_at, disabled_reason, failed_deliveries, secret, created_at, updated_at";
 
 /// A new secret in the Standard Webhooks form: `whsec_` and 32 random bytes in base64.
 pub fn generate_secret() -> String {
@@ -300,6 +305,9 @@ pub async fn update_destination(
                 events = COALESCE($4, events), enabled = COALESCE($5, enabled),
                 disabled_at = CASE WHEN $5 IS NULL THEN disabled_at END,
                 disabled_reason = CASE WHEN $5 IS NULL THEN disabled_reason END,
+                failed_deliveries = CASE WHEN $5 IS NULL THEN failed_deliveries ELSE 0 END,
+                failing_since = CASE WHEN $5 IS NULL THEN failing_since END,
+                failure_warned = failure_warned AND $5 IS NULL,
                 updated_at = now()
          WHERE id = $1 RETURNING {COLUMNS}"
     ))

@@ -38,6 +38,8 @@ pub struct WebhookSettings {
     pub workspace_concurrency: usize,
     /// `WEBHOOK_LOG_RETENTION_DAYS` (default 30).
     pub log_retention: Duration,
+    /// When a destination is disabled for failing (`disabling::Streaks`).
+    pub streaks: disabling::Streaks,
 }
 
 impl Default for WebhookSettings {
@@ -49,6 +51,7 @@ impl Default for WebhookSettings {
             destination_concurrency: 16,
             workspace_concurrency: 96,
             log_retention: Duration::from_secs(30 * 24 * 3600),
+            streaks: disabling::Streaks::default(),
         }
     }
 }

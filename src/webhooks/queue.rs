@@ -253,6 +253,11 @@ impl AutomaticAttempt {
         }
     }
 
+    /// True when this attempt was the delivery's last: delivered, or failed for good.
+    pub fn ends_delivery(&self) -> bool {
+        !matches!(self.next, Some(Next::RetryAfter(_)))
+    }
+
     /// True when the receiver said it is gone for good (410): its destination is disabled.
     pub fn says_gone(&self) -> bool {
         self.record.response_status == Some(410)

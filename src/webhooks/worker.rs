@@ -114,7 +114,12 @@ pub async fn run(
 ) {
     metrics.watch_pool("worker", &pool);
     let (records, recorded) = mpsc::unbounded_channel();
-    let recorder = tokio::spawn(record_batches(pool.clone(), app_url.clone(), recorded));
+    let recorder = tokio::spawn(record_batches(
+        pool.clone(),
+        app_url.clone(),
+        settings.streaks.clone(),
+        recorded,
+    ));
     let attempts = Attempts {
         claims: crate::db::claim_pool(&pool),
         client,
@@ -264,10 +269,12 @@ async fn prune(pool: &PgPool, retention: Duration) {
 }
 
 /// Writes finished attempts in batches: whatever arrived while the previous write ran.
-/// Then disables the destinations whose receivers answered 410 Gone, with notice.
+/// Then counts each destination's failing streak (warning and disabling as `streaks` say),
+/// and disables the destinations whose receivers answered 410 Gone, with notice.
 async fn record_batches(
     pool: PgPool,
     app_url: AppUrl,
+    streaks: disabling::Streaks,
     mut recorded: mpsc::UnboundedReceiver<AutomaticAttempt>,
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
@@ -275,6 +282,21 @@ async fn record_batches(
         if let Err(err) = queue::record_automatic_batch(&pool, &batch).await {
             // Their leases will expire and they will be attempted again: at least once.
             tracing::error!(error = %err, count = batch.len(), "recording webhook attempts failed");
+        }
+        let changes = disabling::streak_changes(
+            batch
+                .iter()
+                .filter(|a| a.ends_delivery() && !a.says_gone())
+                .map(|a| {
+                    (
+                        a.destination_id,
+                        a.record.succeeded,
+                        a.record.error.as_deref(),
+                    )
+                }),
+        );
+        if let Err(err) = disabling::apply_streaks(&pool, &app_url, &streaks, &changes).await {
+            tracing::error!(error = %err, "counting failing webhook destinations failed");
         }
         for gone in batch.iter().filter(|a| a.says_gone()) {
             let error = gone.record.error.as_deref().unwrap_or("HTTP 410");

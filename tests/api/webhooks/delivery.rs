@@ -638,3 +638,108 @@ async fn settle_fanned_out(pool: &sqlx::PgPool) {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_destination_that_keeps_failing_is_warned_at_half_then_disabled_with_notice() {
+    let smtp = crate::smtp::SmtpSink::start().await;
+    // Three attempts 50 ms apart; disabled after 4 failed deliveries, however quickly.
+    let s = setup_with(&[
+        ("SMTP_URL", &smtp.url),
+        ("WEBHOOK_RETRY_DELAYS", "0.05,0.05"),
+        ("WEBHOOK_DISABLE_AFTER_FAILURES", "4"),
+        ("WEBHOOK_DISABLE_AFTER_HOURS", "0"),
+    ])
+    .await;
+    let failing = Receiver::start(Behaviour::Respond(500, "down".into())).await;
+    let destination = s
+        .destination(&s.ws.admin, "workspace", &failing.url, &["ticketOpened"])
+        .await;
+    let api = s.app.api(&s.ws.admin);
+    let path = format!("/api/webhook-destinations/{}", destination["id"]);
+    let page_path = format!("/settings/webhooks/{}", destination["id"]);
+    let failed_so_far = |n: i64| {
+        let (api, path) = (&api, &path);
+        async move {
+            eventually("the failures counted", Duration::from_secs(10), || async {
+                let d: Value = api.get_json(path).await;
+                (d["failed_deliveries"] == n).then_some(d)
+            })
+            .await
+        }
+    };
+    for _ in 0..2 {
+        s.ticket(&s.ws.owner).await;
+    }
+    failed_so_far(2).await;
+    // Warned once at half, by email to the workspace's owner and admins, and on the page.
+    let warnings = smtp.wait_for(2).await;
+    assert!(warnings.iter().all(
+        |m| m.data.contains("failed every attempt") && m.data.contains("Last error: HTTP 500")
+    ));
+    let page = s.app.browser(&s.ws.admin).await.get_html(&page_path).await;
+    assert!(
+        page.contains("The last 2 deliveries failed every attempt"),
+        "{page}"
+    );
+    s.ticket(&s.ws.owner).await;
+    failed_so_far(3).await;
+    assert_eq!(smtp.mails().len(), 2, "warned once");
+    s.ticket(&s.ws.owner).await;
+    let disabled = eventually("disabled", Duration::from_secs(10), || async {
+        let d: Value = api.get_json(&path).await;
+        (d["enabled"] == false).then_some(d)
+    })
+    .await;
+    let reason = disabled["disabled_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("4 deliveries in a row failed every attempt"),
+        "{reason}"
+    );
+    let mails = smtp.wait_for(4).await;
+    assert!(mails[2..].iter().all(|m| m.data.contains("was disabled:")));
+    let page = s.app.browser(&s.ws.admin).await.get_html(&page_path).await;
+    assert!(page.contains("Disabled automatically on"), "{page}");
+    // Enabled again: the count starts over.
+    let enabled: Value = api
+        .patch(&path, &json!({"enabled": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            enabled["failed_deliveries"].clone(),
+            enabled["disabled_reason"].clone()
+        ),
+        (json!(0), Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn a_delivered_notification_ends_the_streak_and_a_short_streak_disables_nothing() {
+    // Four failures, but they must span a day: nothing is disabled in a test's seconds.
+    let s = setup_with(&[
+        ("WEBHOOK_RETRY_DELAYS", "0.05,0.05"),
+        ("WEBHOOK_DISABLE_AFTER_FAILURES", "4"),
+    ])
+    .await;
+    // Two deliveries fail all three attempts, the third is delivered, then all fail.
+    let mut steps = vec![(500, "{}".to_string()); 6];
+    steps.push((200, "{}".into()));
+    steps.push((500, "{}".into()));
+    let receiver = Receiver::start(Behaviour::Sequence(steps)).await;
+    let destination = s
+        .destination(&s.ws.admin, "workspace", &receiver.url, &["ticketOpened"])
+        .await;
+    let api = s.app.api(&s.ws.admin);
+    let path = format!("/api/webhook-destinations/{}", destination["id"]);
+    let mut seen = Vec::new();
+    for _ in 0..8 {
+        s.ticket(&s.ws.owner).await;
+        settle(&s.app.pool).await;
+        let d: Value = api.get_json(&path).await;
+        seen.push(d["failed_deliveries"].as_i64().unwrap());
+        assert_eq!(d["enabled"], true);
+    }
+    assert_eq!(seen, [1, 2, 0, 1, 2, 3, 4, 5]);
+}
