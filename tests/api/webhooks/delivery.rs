@@ -733,13 +733,15 @@ async fn a_delivered_notification_ends_the_streak_and_a_short_streak_disables_no
         .await;
     let api = s.app.api(&s.ws.admin);
     let path = format!("/api/webhook-destinations/{}", destination["id"]);
-    let mut seen = Vec::new();
-    for _ in 0..8 {
+    // The count is written just after each delivery's outcome: wait for each step's.
+    for expected in [1, 2, 0, 1, 2, 3, 4, 5] {
         s.ticket(&s.ws.owner).await;
         settle(&s.app.pool).await;
-        let d: Value = api.get_json(&path).await;
-        seen.push(d["failed_deliveries"].as_i64().unwrap());
+        let d = eventually("the streak counted", Duration::from_secs(10), || async {
+            let d: Value = api.get_json(&path).await;
+            (d["failed_deliveries"] == expected).then_some(d)
+        })
+        .await;
         assert_eq!(d["enabled"], true);
     }
-    assert_eq!(seen, [1, 2, 0, 1, 2, 3, 4, 5]);
 }
