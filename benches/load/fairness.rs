@@ -20,7 +20,9 @@ use therethere::outbound::signature::{WEBHOOK_SIGNATURE_HEADER, verify_hex};
 
 use super::drain::queue_due;
 use super::harness::{Service, fresh_database, percentile, post_json, seed_workspace};
-use super::webhooks::{DESTINATIONS, EVENTS, Receivers, add_destinations, mb, wait_for};
+use super::webhooks::{
+    DESTINATIONS, EVENTS, Receivers, add_destinations, mb, serve_on_loopback, wait_for,
+};
 
 const B_TICKETS: usize = 100;
 const B_EVERY: Duration = Duration::from_millis(50);
@@ -206,11 +208,5 @@ async fn serve(secret: Arc<Mutex<String>>, arrivals: Arc<Arrivals>, hang: bool) 
             StatusCode::OK
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://127.0.0.1:{}/hook",
-        listener.local_addr().unwrap().port()
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    url
+    serve_on_loopback(app).await
 }

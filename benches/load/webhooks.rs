@@ -304,6 +304,11 @@ async fn start_receiver(secrets: Arc<Mutex<Vec<String>>>, tally: Arc<Tally>, han
             StatusCode::OK
         }
     });
+    serve_on_loopback(app).await
+}
+
+/// Serves `app` on a loopback port of its own; returns its `/hook` URL.
+pub(super) async fn serve_on_loopback(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://127.0.0.1:{}/hook",

@@ -160,7 +160,7 @@ async fn warn_failing(
     last_error: &str,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let row: Option<(i64, Option<i64>, String, String)> = sqlx::query_as(
+    let row: Option<Noticed> = sqlx::query_as(
         "UPDATE webhook_destinations SET failure_warned = true
          WHERE id = $1 AND enabled AND NOT failure_warned
          RETURNING workspace_id, owner_user_id, name, url",
@@ -168,10 +168,10 @@ async fn warn_failing(
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((workspace_id, owner, name, url)) = row else {
+    let Some(noticed) = row else {
         return Ok(());
     };
-    let label = if name.is_empty() { url.clone() } else { name };
+    let (label, url) = (noticed.label(), &noticed.url);
     let subject = format!("Webhook \u{201c}{label}\u{201d} is failing");
     let body = format!(
         "The last {failed} deliveries to the webhook \u{201c}{label}\u{201d} ({url}) failed every attempt.\n\n\
@@ -185,41 +185,61 @@ async fn warn_failing(
         },
         app_url.link(&format!("/settings/webhooks/{id}/deliveries"))
     );
-    mail_managers(&mut tx, workspace_id, owner, &subject, &body).await?;
+    noticed.mail_managers(&mut tx, &subject, &body).await?;
     tx.commit().await
 }
 
-/// Queues one mail to each manager of a destination: `owner` for a personal one, else the
-/// workspace's owner and admins.
-async fn mail_managers(
-    conn: &mut PgConnection,
+/// A destination whose managers are being told something: what the notice names it by, and
+/// who they are.
+#[derive(sqlx::FromRow)]
+struct Noticed {
     workspace_id: i64,
-    owner: Option<i64>,
-    subject: &str,
-    body: &str,
-) -> Result<(), sqlx::Error> {
-    let recipients: Vec<String> = sqlx::query_scalar(
-        "SELECT email FROM users WHERE workspace_id = $1
-           AND (id = $2 OR ($2 IS NULL AND role IN ('owner', 'admin')))
-         ORDER BY id",
-    )
-    .bind(workspace_id)
-    .bind(owner)
-    .fetch_all(&mut *conn)
-    .await?;
-    for to in &recipients {
-        enqueue_mail(
-            &mut *conn,
-            OutgoingMail {
-                workspace_id: Some(workspace_id),
-                to,
-                subject,
-                body,
-            },
-        )
-        .await?;
+    owner_user_id: Option<i64>,
+    name: String,
+    url: String,
+}
+
+impl Noticed {
+    /// Its name, or its URL when it has none.
+    fn label(&self) -> &str {
+        if self.name.is_empty() {
+            &self.url
+        } else {
+            &self.name
+        }
     }
-    Ok(())
+
+    /// Queues one mail to each manager: the owner of a personal destination, else the
+    /// workspace's owner and admins.
+    async fn mail_managers(
+        &self,
+        conn: &mut PgConnection,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), sqlx::Error> {
+        let recipients: Vec<String> = sqlx::query_scalar(
+            "SELECT email FROM users WHERE workspace_id = $1
+               AND (id = $2 OR ($2 IS NULL AND role IN ('owner', 'admin')))
+             ORDER BY id",
+        )
+        .bind(self.workspace_id)
+        .bind(self.owner_user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for to in &recipients {
+            enqueue_mail(
+                &mut *conn,
+                OutgoingMail {
+                    workspace_id: Some(self.workspace_id),
+                    to,
+                    subject,
+                    body,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// Disables destination `id` for `reason` (with the attempt's `last_error`) and mails its
@@ -233,7 +253,7 @@ pub async fn disable_with_notice(
     last_error: &str,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let row: Option<(i64, Option<i64>, String, String)> = sqlx::query_as(
+    let row: Option<Noticed> = sqlx::query_as(
         "UPDATE webhook_destinations
          SET enabled = false, disabled_at = now(), disabled_reason = $2, updated_at = now()
          WHERE id = $1 AND enabled
@@ -243,17 +263,17 @@ pub async fn disable_with_notice(
     .bind(reason)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((workspace_id, owner, name, url)) = row else {
+    let Some(noticed) = row else {
         return Ok(false);
     };
-    let label = if name.is_empty() { url.clone() } else { name };
+    let (label, url) = (noticed.label(), &noticed.url);
     let subject = format!("Webhook \u{201c}{label}\u{201d} was disabled");
     let body = format!(
         "The webhook \u{201c}{label}\u{201d} ({url}) was disabled: {reason}.\n\nLast error: {last_error}\n\n\
          Nothing is sent to it until it is enabled again. Check the receiver, then enable it here:\n{}\n",
         app_url.link(&format!("/settings/webhooks/{id}"))
     );
-    mail_managers(&mut tx, workspace_id, owner, &subject, &body).await?;
+    noticed.mail_managers(&mut tx, &subject, &body).await?;
     tx.commit().await?;
     tracing::warn!(destination.id = id, reason, "webhook destination disabled");
     Ok(true)

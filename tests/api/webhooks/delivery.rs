@@ -28,14 +28,7 @@ async fn failures_are_retried_three_times_in_all_waiting_as_configured() {
         "every attempt sends the same bytes"
     );
     settle(&s.app.pool).await;
-    let log: Vec<Value> = s
-        .app
-        .api(&s.ws.agent)
-        .get_json(&format!(
-            "/api/webhook-destinations/{}/deliveries",
-            destination["id"]
-        ))
-        .await;
+    let log = s.log(&s.ws.agent, &destination).await;
     assert_eq!(log[0]["status"], "failed");
     let attempts = log[0]["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 3);
@@ -91,14 +84,7 @@ async fn a_receiver_slower_than_five_seconds_fails_and_does_not_hold_up_others()
         (recorded >= 5).then_some(())
     })
     .await;
-    let log: Vec<Value> = s
-        .app
-        .api(&s.ws.admin)
-        .get_json(&format!(
-            "/api/webhook-destinations/{}/deliveries",
-            slow_destination["id"]
-        ))
-        .await;
+    let log = s.log(&s.ws.admin, &slow_destination).await;
     assert_eq!(log.len(), 5);
     for delivery in &log {
         let attempt = &delivery["attempts"][0];
@@ -508,14 +494,7 @@ async fn a_429s_retry_after_delays_the_next_attempt_within_the_same_three() {
         "asked for 2 s, waited {waited:?}"
     );
     settle(&s.app.pool).await;
-    let log: Vec<Value> = s
-        .app
-        .api(&s.ws.admin)
-        .get_json(&format!(
-            "/api/webhook-destinations/{}/deliveries",
-            destination["id"]
-        ))
-        .await;
+    let log = s.log(&s.ws.admin, &destination).await;
     assert_eq!(log[0]["status"], "succeeded");
     let statuses: Vec<&Value> = log[0]["attempts"]
         .as_array()
@@ -587,7 +566,7 @@ async fn a_410_disables_the_destination_at_once_with_notice_to_whoever_manages_i
     );
     // No retry of a gone receiver, and nothing more sent while disabled.
     s.ticket(&s.ws.owner).await;
-    settle_fanned_out(&s.app.pool).await;
+    settle(&s.app.pool).await;
     assert_eq!(gone.requests().len(), 1);
     // Its page says when and why.
     let page = s
@@ -624,19 +603,6 @@ async fn a_gone_workspace_destination_is_announced_to_the_owner_and_admins() {
     let mut expected = vec![s.ws.owner.email.clone(), s.ws.admin.email.clone()];
     expected.sort();
     assert_eq!(to, expected, "the owner and the admin, not the agent");
-}
-
-/// Waits until every event is fanned out (its deliveries queued, or none).
-async fn settle_fanned_out(pool: &sqlx::PgPool) {
-    eventually("events fanned out", Duration::from_secs(10), || async {
-        let left: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM events WHERE NOT webhooks_fanned_out")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        (left == 0).then_some(())
-    })
-    .await
 }
 
 #[tokio::test]

@@ -54,6 +54,17 @@ impl Setup {
             .await;
     }
 
+    /// `destination`'s delivery log, as `user` reads it.
+    async fn log(&self, user: &TestUser, destination: &Value) -> Vec<Value> {
+        self.app
+            .api(user)
+            .get_json(&format!(
+                "/api/webhook-destinations/{}/deliveries",
+                destination["id"]
+            ))
+            .await
+    }
+
     async fn ticket(&self, user: &TestUser) -> Value {
         self.app
             .ticket(user)
