@@ -48,16 +48,26 @@ pub fn standard_signature(secret: &str, id: &str, timestamp: i64, body: &[u8]) -
 }
 
 /// The Standard Webhooks headers of one webhook: `webhook-id` (the delivery's ULID, the
-/// same on every attempt), `webhook-timestamp`, and `webhook-signature` when the secret is
-/// in `whsec_` form.
-pub fn standard_webhook_headers(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
+/// same on every attempt), `webhook-timestamp`, and `webhook-signature` with one
+/// space-separated `v1,` entry per secret in `whsec_` form (the current one first; a second
+/// while a rotation's grace period lasts, as the Standard Webhooks spec allows).
+pub fn standard_webhook_headers(
+    secrets: &[&str],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> HeaderMap {
     let value =
         |v: &str| HeaderValue::from_str(v).expect("ulids, digits and base64 are header-safe");
     let mut headers = HeaderMap::new();
     headers.insert("webhook-id", value(id));
     headers.insert("webhook-timestamp", value(&timestamp.to_string()));
-    if let Some(signature) = standard_signature(secret, id, timestamp, body) {
-        headers.insert("webhook-signature", value(&signature));
+    let signatures: Vec<String> = secrets
+        .iter()
+        .filter_map(|secret| standard_signature(secret, id, timestamp, body))
+        .collect();
+    if !signatures.is_empty() {
+        headers.insert("webhook-signature", value(&signatures.join(" ")));
     }
     headers
 }

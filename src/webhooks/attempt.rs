@@ -19,11 +19,14 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
     pub url: String,
     pub secret: String,
+    /// The replaced secret while a regenerate's grace period lasts.
+    pub previous_secret: Option<String>,
 }
 
 /// One signed POST of the delivery's exact payload, with the destination's current secret:
 /// the spec's `ThereThere-Signature`, plus the Standard Webhooks headers so any Standard
-/// Webhooks library verifies it and refuses replays.
+/// Webhooks library verifies it and refuses replays; during a grace period
+/// `webhook-signature` carries the previous secret's signature too.
 pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exchange {
     let url = url::Url::parse(&delivery.url)
         .unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap());
@@ -31,8 +34,11 @@ pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exc
         header: WEBHOOK_SIGNATURE_HEADER,
         secret: delivery.secret.as_bytes(),
     };
+    let secrets: Vec<&str> = std::iter::once(delivery.secret.as_str())
+        .chain(delivery.previous_secret.as_deref())
+        .collect();
     let standard = standard_webhook_headers(
-        &delivery.secret,
+        &secrets,
         &delivery.ulid,
         Utc::now().timestamp(),
         delivery.payload.as_bytes(),

@@ -205,7 +205,7 @@ pub async fn get_delivery(
 }
 
 /// Delivers the same payload (same body, same `ulid`) again now, signed with the current
-/// secret, and logs it as a resend.
+/// secret (and a previous one still in its grace period), and logs it as a resend.
 pub async fn resend(
     pool: &PgPool,
     client: &OutboundClient,
@@ -225,6 +225,7 @@ pub async fn resend(
         attempts: detail.summary.attempts.len() as i32,
         url: destination.url.clone(),
         secret: destination.secret.clone(),
+        previous_secret: destination.previous_secret.clone(),
     };
     let started_at = Utc::now();
     let exchange = attempt::attempt(client, &claimed).await;

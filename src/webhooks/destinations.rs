@@ -40,6 +40,12 @@ pub struct Destination {
     pub failed_deliveries: i32,
     /// The signing secret; shown to whoever may manage the destination.
     pub secret: String,
+    /// Until when the secret replaced by the last regenerate still signs `webhook-signature`
+    /// beside this one (a grace period asked for when regenerating); null when it no longer does.
+    pub previous_secret_until: Option<DateTime<Utc>>,
+    /// The replaced secret while it still signs; never shown or returned.
+    #[serde(skip)]
+    pub previous_secret: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -56,6 +62,8 @@ struct DestinationRow {
     disabled_reason: Option<String>,
     failed_deliveries: i32,
     secret: String,
+    previous_secret: Option<String>,
+    previous_secret_until: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -82,13 +90,22 @@ impl From<DestinationRow> for Destination {
             disabled_reason: r.disabled_reason,
             failed_deliveries: r.failed_deliveries,
             secret: r.secret,
+            previous_secret_until: r.previous_secret_until,
+            previous_secret: r.previous_secret,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
     }
 }
 
-const COLUMNS: &str = "id, owner_user_id, name, url, events, enabled, disabled_at, disabled_reason, failed_deliveries, secret, created_at, updated_at";
+/// A destination's columns; the previous secret only while its grace period lasts.
+const COLUMNS: &str = "id, owner_user_id, name, url, events, enabled, disabled_at, disabled_reason, failed_deliveries, secret,
+     CASE WHEN previous_secret_until > now() THEN previous_secret END AS previous_secret,
+     CASE WHEN previous_secret_until > now() THEN previous_secret_until END AS previous_secret_until,
+     created_at, updated_at";
+
+/// The longest a replaced secret may keep signing after a regenerate.
+pub const MAX_SECRET_GRACE_HOURS: i64 = 7 * 24;
 
 /// A new secret in the Standard Webhooks form: `whsec_` and 32 random bytes in base64.
 pub fn generate_secret() -> String {
@@ -335,8 +352,45 @@ pub async fn delete_destination(
     Ok(())
 }
 
-/// Rolls the secret at once: every later attempt (retries and resends too) uses the new one.
+/// Rolls the secret: every later attempt (retries and resends too) signs with the new one.
+/// With a grace period (hours, 1 to [`MAX_SECRET_GRACE_HOURS`]) the replaced secret keeps
+/// signing `webhook-signature` beside it until then, so receivers can switch without
+/// refusing anything; `ThereThere-Signature` carries the new secret's alone, as the spec says.
+/// Regenerating again within a grace period keeps only the secret being replaced.
 pub async fn regenerate_secret(
+    pool: &PgPool,
+    user: &CurrentUser,
+    id: i64,
+    grace_hours: Option<i64>,
+) -> Result<Destination, AppError> {
+    let grace_hours = grace_hours.unwrap_or(0);
+    if !(0..=MAX_SECRET_GRACE_HOURS).contains(&grace_hours) {
+        return Err(AppError::validation(
+            "grace_period_hours",
+            format!(
+                "The grace period must be between 0 (none) and {MAX_SECRET_GRACE_HOURS} hours."
+            ),
+        ));
+    }
+    let mut conn = pool.acquire().await?;
+    get_destination(&mut conn, user, id).await?;
+    let row: DestinationRow = sqlx::query_as(&format!(
+        "UPDATE webhook_destinations SET secret = $2,
+             previous_secret = CASE WHEN $3 > 0 THEN secret END,
+             previous_secret_until = CASE WHEN $3 > 0 THEN now() + make_interval(hours => $3) END,
+             updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(generate_secret())
+    .bind(grace_hours as i32)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.into())
+}
+
+/// Ends a grace period now: only the current secret signs from the next attempt on.
+pub async fn retire_previous_secret(
     pool: &PgPool,
     user: &CurrentUser,
     id: i64,
@@ -344,10 +398,10 @@ pub async fn regenerate_secret(
     let mut conn = pool.acquire().await?;
     get_destination(&mut conn, user, id).await?;
     let row: DestinationRow = sqlx::query_as(&format!(
-        "UPDATE webhook_destinations SET secret = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+        "UPDATE webhook_destinations SET previous_secret = NULL, previous_secret_until = NULL, updated_at = now()
+         WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
-    .bind(generate_secret())
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.into())

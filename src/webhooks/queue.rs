@@ -175,7 +175,8 @@ pub async fn claim_due(
          UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
          FROM due, webhook_destinations w
          WHERE d.id = due.id AND w.id = d.destination_id
-         RETURNING d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url AS "url!", w.secret AS "secret!""#,
+         RETURNING d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url AS "url!", w.secret AS "secret!",
+                   CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret"#,
         limit,
         lease.as_secs_f64(),
         &room.full,

@@ -53,6 +53,24 @@ where
     }
 }
 
+/// An optional JSON body: none when the request has no `Content-Type` (an empty POST).
+impl<S, T> axum::extract::OptionalFromRequest<S> for AppJson<T>
+where
+    axum::Json<T>: axum::extract::OptionalFromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        match <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
+            .await
+        {
+            Ok(value) => Ok(value.map(|axum::Json(value)| AppJson(value))),
+            Err(rejection) => Err(json_rejection_to_error(rejection)),
+        }
+    }
+}
+
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()

@@ -150,6 +150,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(webhooks::destination_health))
         .routes(routes!(webhooks::regenerate_secret))
+        .routes(routes!(webhooks::retire_previous_secret))
         .routes(routes!(webhooks::send_test))
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::get_delivery))

@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::CurrentUser;
@@ -99,16 +99,43 @@ pub async fn delete_destination(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Rolls the signing secret at once; receivers using the old one stop verifying.
+/// How to roll a secret; the body may be left out (no grace period).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateInput {
+    /// Hours the replaced secret keeps signing `webhook-signature` beside the new one (1 to
+    /// 168); 0 or absent: none, receivers using the old secret stop verifying at once.
+    /// `ThereThere-Signature` always carries the new secret's signature alone.
+    #[serde(default)]
+    pub grace_period_hours: Option<i64>,
+}
+
+/// Rolls the signing secret, at once or with a grace period for `webhook-signature`.
 #[utoipa::path(post, path = "/api/webhook-destinations/{id}/regenerate-secret", tag = "webhooks",
-    params(("id" = i64, Path)), responses((status = 200, body = Destination), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path)), request_body(content = Option<RegenerateInput>),
+    responses((status = 200, body = Destination), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn regenerate_secret(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+    input: Option<AppJson<RegenerateInput>>,
+) -> Result<AppJson<Destination>, AppError> {
+    let grace = input.and_then(|AppJson(input)| input.grace_period_hours);
+    Ok(AppJson(
+        destinations::regenerate_secret(state.pool(), &current, id, grace).await?,
+    ))
+}
+
+/// Ends a regenerate's grace period now: only the current secret signs from then on.
+#[utoipa::path(delete, path = "/api/webhook-destinations/{id}/previous-secret", tag = "webhooks",
+    params(("id" = i64, Path)), responses((status = 200, body = Destination), (status = 404, body = ErrorBody)))]
+pub async fn retire_previous_secret(
     State(state): State<AppState>,
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<Destination>, AppError> {
     Ok(AppJson(
-        destinations::regenerate_secret(state.pool(), &current, id).await?,
+        destinations::retire_previous_secret(state.pool(), &current, id).await?,
     ))
 }
 

@@ -111,6 +111,10 @@ pub fn router() -> Router<AppState> {
             "/settings/webhooks/{id}/regenerate-secret",
             post(webhooks::regenerate),
         )
+        .route(
+            "/settings/webhooks/{id}/retire-previous-secret",
+            post(webhooks::retire_previous_secret),
+        )
         .route("/settings/webhooks/{id}/test", post(webhooks::send_test))
         .route("/settings/webhooks/{id}/delete", post(webhooks::delete))
         .route("/settings/webhooks/{id}/deliveries", get(webhooks::log))

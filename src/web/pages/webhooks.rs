@@ -360,17 +360,50 @@ pub async fn update(
     }
 }
 
+#[derive(Deserialize)]
+pub struct RegenerateForm {
+    /// Hours the old secret keeps signing `webhook-signature`; blank or 0: none.
+    #[serde(default)]
+    grace_period_hours: String,
+}
+
 pub async fn regenerate(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(id): Path<i64>,
     jar: CookieJar,
+    Form(form): Form<RegenerateForm>,
 ) -> Result<Response, PageError> {
-    destinations::regenerate_secret(state.pool(), &user, id).await?;
-    let jar = flash::set(
-        jar,
-        "New secret generated. Receivers using the old secret will now reject deliveries.",
-    );
+    let raw = form.grace_period_hours.trim();
+    let grace = if raw.is_empty() {
+        None
+    } else {
+        Some(raw.parse::<i64>().unwrap_or(-1))
+    };
+    let destination = destinations::regenerate_secret(state.pool(), &user, id, grace).await?;
+    let message = match destination.previous_secret_until {
+        Some(until) => format!(
+            "New secret generated. The old secret keeps signing the webhook-signature header until {} UTC; ThereThere-Signature uses the new secret from now on.",
+            until.format("%Y-%m-%d %H:%M")
+        ),
+        None => "New secret generated. Receivers using the old secret will now reject deliveries."
+            .to_string(),
+    };
+    Ok((
+        flash::set(jar, &message),
+        Redirect::to(&format!("/settings/webhooks/{id}")),
+    )
+        .into_response())
+}
+
+pub async fn retire_previous_secret(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    destinations::retire_previous_secret(state.pool(), &user, id).await?;
+    let jar = flash::set(jar, "The old secret no longer signs anything.");
     Ok((jar, Redirect::to(&format!("/settings/webhooks/{id}"))).into_response())
 }
 

@@ -105,6 +105,21 @@ impl Api {
             .unwrap()
     }
 
+    pub async fn delete(&self, path: &str) -> Response {
+        self.auth(self.client.delete(format!("{}{path}", self.base)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A POST with no body and no content type.
+    pub async fn post_empty(&self, path: &str) -> Response {
+        self.auth(self.client.post(format!("{}{path}", self.base)))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A POST with a raw body and content type, for malformed-input tests.
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Response {
         self.auth(self.client.post(format!("{}{path}", self.base)))

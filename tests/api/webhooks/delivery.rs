@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::*;
@@ -173,6 +174,165 @@ async fn regenerating_the_secret_invalidates_the_old_one_at_once() {
         &got.body,
         signature
     ));
+}
+
+/// Which of `secrets` sign the request's `webhook-signature` (each checked alone).
+fn standard_signers(got: &crate::receiver::Captured, secrets: &[&str]) -> Vec<bool> {
+    let header = |name: &str| got.headers[name].to_str().unwrap().to_string();
+    let now = chrono::Utc::now().timestamp();
+    secrets
+        .iter()
+        .map(|secret| {
+            therethere::outbound::signature::verify_standard(
+                secret,
+                &header("webhook-id"),
+                &header("webhook-timestamp"),
+                &header("webhook-signature"),
+                &got.body,
+                now,
+            )
+            .is_ok()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_grace_period_keeps_the_old_secret_in_webhook_signature_until_it_ends() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    let destination = s
+        .destination(&s.ws.agent, "personal", &receiver.url, &["ticketOpened"])
+        .await;
+    let id = destination["id"].clone();
+    let first = destination["secret"].as_str().unwrap().to_string();
+    assert_eq!(destination["previous_secret_until"], Value::Null);
+    let api = s.app.api(&s.ws.agent);
+    let regenerate = |body: Value| {
+        let api = s.app.api(&s.ws.agent);
+        let path = format!("/api/webhook-destinations/{id}/regenerate-secret");
+        async move { api.post(&path, &body).await }
+    };
+
+    for (bad, why) in [
+        (json!({"grace_period_hours": -1}), "negative"),
+        (json!({"grace_period_hours": 169}), "past a week"),
+        (json!({"grace_period_hours": "a day"}), "not a number"),
+        (json!({"grace_hours": 24}), "unknown field"),
+    ] {
+        let response = regenerate(bad).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{why}");
+    }
+    let unchanged: Value = api
+        .get_json(&format!("/api/webhook-destinations/{id}"))
+        .await;
+    assert_eq!(
+        unchanged["secret"],
+        first.as_str(),
+        "a refused regenerate changes nothing"
+    );
+
+    let rolled: Value = regenerate(json!({"grace_period_hours": 24}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = rolled["secret"].as_str().unwrap().to_string();
+    assert_ne!(second, first);
+    let until =
+        chrono::DateTime::parse_from_rfc3339(rolled["previous_secret_until"].as_str().unwrap())
+            .unwrap();
+    let hours =
+        (until.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes() as f64 / 60.0;
+    assert!((23.9..=24.0).contains(&hours), "{hours}");
+    assert!(
+        rolled.get("previous_secret").is_none(),
+        "the old secret is never returned"
+    );
+
+    s.ticket(&s.ws.owner).await;
+    let got = receiver.wait_for(1).await.remove(0);
+    let signature = got.headers["webhook-signature"].to_str().unwrap();
+    assert_eq!(signature.split(' ').count(), 2, "{signature}");
+    assert!(signature.split(' ').all(|entry| entry.starts_with("v1,")));
+    assert_eq!(standard_signers(&got, &[&second, &first]), [true, true]);
+    let spec_signature = got.headers["therethere-signature"].to_str().unwrap();
+    assert!(therethere::outbound::signature::verify_hex(
+        second.as_bytes(),
+        &got.body,
+        spec_signature
+    ));
+    assert!(!therethere::outbound::signature::verify_hex(
+        first.as_bytes(),
+        &got.body,
+        spec_signature
+    ));
+
+    // Regenerating again within the grace period keeps only the secret it replaces.
+    let rolled: Value = regenerate(json!({"grace_period_hours": 1}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let third = rolled["secret"].as_str().unwrap().to_string();
+    s.ticket(&s.ws.owner).await;
+    let got = receiver.wait_for(2).await.remove(1);
+    assert_eq!(
+        standard_signers(&got, &[&third, &second, &first]),
+        [true, true, false]
+    );
+
+    // Once the grace period is over, the old secret signs nothing.
+    sqlx::query(
+        "UPDATE webhook_destinations SET previous_secret_until = now() - interval '1 second'",
+    )
+    .execute(&s.app.pool)
+    .await
+    .unwrap();
+    let shown: Value = api
+        .get_json(&format!("/api/webhook-destinations/{id}"))
+        .await;
+    assert_eq!(shown["previous_secret_until"], Value::Null);
+    s.ticket(&s.ws.owner).await;
+    let got = receiver.wait_for(3).await.remove(2);
+    assert_eq!(
+        got.headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .split(' ')
+            .count(),
+        1
+    );
+    assert_eq!(standard_signers(&got, &[&third, &second]), [true, false]);
+
+    // Ending a grace period early, and a regenerate with no body at all (none).
+    let rolled: Value = regenerate(json!({"grace_period_hours": 168}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(rolled["previous_secret_until"].is_string());
+    let retired: Value = api
+        .delete(&format!("/api/webhook-destinations/{id}/previous-secret"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retired["previous_secret_until"], Value::Null);
+    let fourth = retired["secret"].as_str().unwrap().to_string();
+    s.ticket(&s.ws.owner).await;
+    let got = receiver.wait_for(4).await.remove(3);
+    assert_eq!(standard_signers(&got, &[&fourth, &third]), [true, false]);
+    let bare = api
+        .post_empty(&format!("/api/webhook-destinations/{id}/regenerate-secret"))
+        .await;
+    assert_eq!(bare.status(), StatusCode::OK);
+    let bare: Value = bare.json().await.unwrap();
+    assert_ne!(bare["secret"], fourth.as_str());
+    assert_eq!(
+        bare["previous_secret_until"],
+        Value::Null,
+        "no grace unless asked"
+    );
 }
 
 #[tokio::test]

@@ -355,6 +355,34 @@ async fn the_settings_pages_add_test_inspect_and_resend() {
         .await
         .unwrap();
     assert_ne!(old_secret, new_secret);
+    assert!(
+        !browser
+            .get_html(&page)
+            .await
+            .contains("id=\"previous-secret-notice\""),
+        "no grace period unless chosen"
+    );
+    browser
+        .submit(
+            &format!("{page}/regenerate-secret"),
+            &[("grace_period_hours", "24")],
+        )
+        .await;
+    let html = browser.get_html(&page).await;
+    assert!(
+        html.contains("id=\"previous-secret-notice\"")
+            && html.contains("The previous secret also signs"),
+        "{html}"
+    );
+    browser
+        .submit(&format!("{page}/retire-previous-secret"), &[])
+        .await;
+    assert!(
+        !browser
+            .get_html(&page)
+            .await
+            .contains("id=\"previous-secret-notice\"")
+    );
 
     let agent = s.app.browser(&s.ws.agent).await;
     assert_eq!(
