@@ -44,6 +44,9 @@ enum Command {
         #[arg(long, default_value = "-")]
         body: String,
     },
+    /// Print the event catalog: every webhook payload type with its JSON Schema (2020-12) and
+    /// an example, as `GET /api/webhook-event-types` serves it and `docs/` keeps it.
+    WebhookEventTypes,
 }
 
 #[tokio::main]
@@ -124,6 +127,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             false => std::process::exit(1),
         };
     }
+    if let Some(Command::WebhookEventTypes) = &cli.command {
+        print!("{}", therethere::webhooks::catalog::catalog_json());
+        return Ok(());
+    }
     let mut config = Config::from_env()?;
     init_logging(config.log_format);
     match cli.command.unwrap_or(Command::Serve { role: None }) {
@@ -149,6 +156,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database.close().await;
             Ok(())
         }
-        Command::Verify { .. } => unreachable!("handled before the configuration is read"),
+        Command::Verify { .. } | Command::WebhookEventTypes => {
+            unreachable!("handled before the configuration is read")
+        }
     }
 }

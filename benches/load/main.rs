@@ -6,6 +6,7 @@
 mod drain;
 mod fairness;
 mod harness;
+mod log;
 mod logins;
 mod prune;
 mod sidebar;
@@ -85,6 +86,9 @@ async fn run() {
     // Minutes of filling: only when named.
     if only.iter().any(|o| o == "prune") {
         prune::prune(&pg, &binary).await;
+    }
+    if only.iter().any(|o| o == "log") {
+        log::log(&pg, &binary).await;
     }
     if wants("logins") {
         logins::logins(&pg, &binary).await;

@@ -44,7 +44,8 @@
 //! - Quotas: `MAX_PERSONAL_DESTINATIONS_PER_USER` (20), `MAX_WORKSPACE_DESTINATIONS` (100),
 //!   `MAX_SIDEBAR_SECTIONS` (50), `MAX_API_TOKENS_PER_USER` (20), `MAX_SESSIONS_PER_USER` (20).
 //! - Rate limits: `TEST_NOTIFICATIONS_PER_MINUTE` (10 per destination), `RESENDS_PER_MINUTE`
-//!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section).
+//!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section), `REPLAYS_PER_HOUR` (6
+//!   per destination).
 //! - `ROLE` (`all`): what `serve` runs: `web` (pages and API), `worker` (webhook delivery, mail
 //!   and sidebar warm-ups, with only the probes and metrics on `BIND_ADDR`), or `all`; `--role` overrides it.
 //! - `DATABASE_MAX_CONNECTIONS` (20): the request pool; `WORKER_DATABASE_CONNECTIONS` (5): the
@@ -434,6 +435,7 @@ fn limits(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Limits, Config
         resends_per_minute: vars.count("RESENDS_PER_MINUTE", d.resends_per_minute)?,
         section_tests_per_minute: vars
             .count("SECTION_TESTS_PER_MINUTE", d.section_tests_per_minute)?,
+        replays_per_hour: vars.count("REPLAYS_PER_HOUR", d.replays_per_hour)?,
     })
 }
 

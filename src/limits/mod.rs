@@ -27,6 +27,8 @@ pub struct Limits {
     pub resends_per_minute: u32,
     /// `SECTION_TESTS_PER_MINUTE`: Tests per sidebar section.
     pub section_tests_per_minute: u32,
+    /// `REPLAYS_PER_HOUR`: replays ("resend every failed delivery since ...") per destination.
+    pub replays_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -40,6 +42,7 @@ impl Default for Limits {
             test_notifications_per_minute: 10,
             resends_per_minute: 30,
             section_tests_per_minute: 10,
+            replays_per_hour: 6,
         }
     }
 }

@@ -1,6 +1,6 @@
-//! Rate limits on actions that make us call out at once (test notifications, resends,
-//! section Tests): fixed one-minute windows per action and object, counted in PostgreSQL so
-//! every instance shares one count.
+//! Rate limits on actions that make us call out on demand (test notifications, resends,
+//! replays, section Tests): fixed windows (a minute; an hour for replays) per action and
+//! object, counted in PostgreSQL so every instance shares one count.
 
 use std::time::Duration;
 
@@ -9,14 +9,14 @@ use sqlx::PgPool;
 use super::Limits;
 use crate::error::AppError;
 
-const WINDOW: Duration = Duration::from_secs(60);
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RatedAction {
     /// Per webhook destination.
     TestNotification,
     /// Per webhook destination.
     Resend,
+    /// Per webhook destination, per hour.
+    Replay,
     /// Per sidebar section.
     SectionTest,
     /// Per workspace: Tests of a section form before it is saved.
@@ -28,17 +28,28 @@ impl RatedAction {
         match self {
             RatedAction::TestNotification => "TEST_NOTIFICATIONS_PER_MINUTE",
             RatedAction::Resend => "RESENDS_PER_MINUTE",
+            RatedAction::Replay => "REPLAYS_PER_HOUR",
             RatedAction::SectionTest | RatedAction::DraftSectionTest => "SECTION_TESTS_PER_MINUTE",
         }
     }
 
-    pub fn per_minute(self, limits: &Limits) -> u32 {
+    /// How many may run in one window.
+    pub fn per_window(self, limits: &Limits) -> u32 {
         match self {
             RatedAction::TestNotification => limits.test_notifications_per_minute,
             RatedAction::Resend => limits.resends_per_minute,
+            RatedAction::Replay => limits.replays_per_hour,
             RatedAction::SectionTest | RatedAction::DraftSectionTest => {
                 limits.section_tests_per_minute
             }
+        }
+    }
+
+    /// The window the count runs over.
+    pub fn window(self) -> Duration {
+        match self {
+            RatedAction::Replay => Duration::from_secs(3600),
+            _ => Duration::from_secs(60),
         }
     }
 
@@ -46,6 +57,7 @@ impl RatedAction {
         let kind = match self {
             RatedAction::TestNotification => "test-notification",
             RatedAction::Resend => "resend",
+            RatedAction::Replay => "replay",
             RatedAction::SectionTest => "section-test",
             RatedAction::DraftSectionTest => "draft-section-test",
         };
@@ -54,8 +66,8 @@ impl RatedAction {
 }
 
 /// The decision for one more hit in a window: within the limit, or wait this long.
-pub fn decide(hits: i64, per_minute: u32, window_left: Duration) -> Result<(), u64> {
-    if hits <= i64::from(per_minute) {
+pub fn decide(hits: i64, per_window: u32, window_left: Duration) -> Result<(), u64> {
+    if hits <= i64::from(per_window) {
         Ok(())
     } else {
         Err(window_left.as_secs_f64().ceil().max(1.0) as u64)
@@ -81,19 +93,24 @@ pub async fn hit(
                    EXTRACT(EPOCH FROM w.window_start + make_interval(secs => $2) - now())::float8",
     )
     .bind(action.key(object_id))
-    .bind(WINDOW.as_secs_f64())
+    .bind(action.window().as_secs_f64())
     .fetch_one(pool)
     .await?;
     decide(
         hits,
-        action.per_minute(limits),
+        action.per_window(limits),
         Duration::from_secs_f64(left.max(0.0)),
     )
     .map_err(|retry_after| AppError::RateLimited {
         retry_after,
         message: format!(
-            "This can run at most {} times a minute (the setting {}). Try again in {} s.",
-            action.per_minute(limits),
+            "This can run at most {} times {} (the setting {}). Try again in {} s.",
+            action.per_window(limits),
+            if action.window().as_secs() == 3600 {
+                "an hour"
+            } else {
+                "a minute"
+            },
             action.setting(),
             retry_after
         ),

@@ -21,6 +21,8 @@ pub struct ClaimedDelivery {
     pub secret: String,
     /// The replaced secret while a regenerate's grace period lasts.
     pub previous_secret: Option<String>,
+    /// The replay that queued it again: this attempt is its one resend.
+    pub replay_id: Option<i64>,
 }
 
 /// One signed POST of the delivery's exact payload, with the destination's current secret:

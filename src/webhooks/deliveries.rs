@@ -10,7 +10,9 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::attempt::{self, AttemptRecord, ClaimedDelivery};
+use super::catalog;
 use super::destinations::{Destination, get_destination};
+use super::event_types::EventType;
 use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
 use super::queue;
 use crate::auth::CurrentUser;
@@ -105,26 +107,137 @@ impl DeliveryRow {
 
 pub const PAGE_SIZE: i64 = 50;
 
-/// A page of a destination's log, newest first; `before` is the last id of the page before.
+/// A delivery's state in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 3] = [Self::Pending, Self::Succeeded, Self::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// Which of a destination's deliveries to list: by status, payload type, ulid, and the page
+/// (`before`: the last id of the page before).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+    pub ulid: Option<String>,
+    pub before: Option<i64>,
+}
+
+impl LogFilter {
+    /// From query values as the API and the page receive them (blank means "any"), refusing
+    /// an unknown status or type and a malformed ulid by name.
+    pub fn parse(
+        status: Option<&str>,
+        event_type: Option<&str>,
+        ulid: Option<&str>,
+        before: Option<i64>,
+    ) -> Result<Self, AppError> {
+        fn given(raw: Option<&str>) -> Option<&str> {
+            raw.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let status = given(status)
+            .map(|raw| {
+                DeliveryStatus::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == raw)
+                    .ok_or_else(|| {
+                        AppError::validation(
+                            "status",
+                            "The status is pending, succeeded or failed.",
+                        )
+                    })
+            })
+            .transpose()?;
+        let event_type = given(event_type)
+            .map(|raw| {
+                if raw == catalog::TEST_TYPE || EventType::parse(raw).is_some() {
+                    Ok(raw.to_string())
+                } else {
+                    Err(AppError::validation(
+                        "type",
+                        "The type is one of ticketOpened, newReply, assignedToMe, mentionedInNote, replyOnAssignedTicket and test.",
+                    ))
+                }
+            })
+            .transpose()?;
+        let ulid = given(ulid)
+            .map(|raw| {
+                // ULIDs are case-insensitive; ours are stored lower-case.
+                let ulid = raw.to_ascii_lowercase();
+                if ulid.len() == 26 && ulid::Ulid::from_string(&ulid).is_ok() {
+                    Ok(ulid)
+                } else {
+                    Err(AppError::validation(
+                        "ulid",
+                        "A ulid is 26 characters, as in a payload's \"ulid\" or the webhook-id header.",
+                    ))
+                }
+            })
+            .transpose()?;
+        Ok(LogFilter {
+            status,
+            event_type,
+            ulid,
+            before,
+        })
+    }
+
+    /// Whether anything narrows the log (not counting the page).
+    pub fn narrows(&self) -> bool {
+        self.status.is_some() || self.event_type.is_some() || self.ulid.is_some()
+    }
+}
+
+/// A page of a destination's log, newest first, as `filter` narrows it. The page's ids come
+/// from an index-only walk of the log's index (which carries status and type), then their
+/// rows by primary key; each combination of filters is its own statement (no
+/// `$n IS NULL OR ...`), so each gets the plan that fits it.
 pub async fn list_deliveries(
     pool: &PgPool,
     user: &CurrentUser,
     destination_id: i64,
-    before: Option<i64>,
+    filter: &LogFilter,
     limit: i64,
 ) -> Result<Vec<DeliverySummary>, AppError> {
     let mut conn = pool.acquire().await?;
     get_destination(&mut conn, user, destination_id).await?;
-    let rows: Vec<DeliveryRow> = sqlx::query_as(
+    let mut query = sqlx::QueryBuilder::new(
         "SELECT id, ulid, destination_id, event_type, status, created_at, next_attempt_at, '' AS payload
-         FROM webhook_deliveries WHERE destination_id = $1 AND ($2::bigint IS NULL OR id < $2)
-         ORDER BY id DESC LIMIT $3",
-    )
-    .bind(destination_id)
-    .bind(before)
-    .bind(limit.clamp(1, 200))
-    .fetch_all(&mut *conn)
-    .await?;
+         FROM webhook_deliveries WHERE id = ANY(ARRAY(
+             SELECT id FROM webhook_deliveries WHERE destination_id = ",
+    );
+    query.push_bind(destination_id);
+    if let Some(before) = filter.before {
+        query.push(" AND id < ").push_bind(before);
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(event_type) = &filter.event_type {
+        query.push(" AND event_type = ").push_bind(event_type);
+    }
+    if let Some(ulid) = &filter.ulid {
+        query.push(" AND ulid = ").push_bind(ulid);
+    }
+    query
+        .push(" ORDER BY id DESC LIMIT ")
+        .push_bind(limit.clamp(1, 200))
+        .push(")) ORDER BY id DESC");
+    let rows: Vec<DeliveryRow> = query.build_query_as().fetch_all(&mut *conn).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let attempts: Vec<(i64, AttemptSummary)> = sqlx::query_as::<_, AttemptRow>(
         "SELECT delivery_id, id, trigger, started_at, duration_ms, response_status, error, succeeded
@@ -226,6 +339,7 @@ pub async fn resend(
         url: destination.url.clone(),
         secret: destination.secret.clone(),
         previous_secret: destination.previous_secret.clone(),
+        replay_id: None,
     };
     let started_at = Utc::now();
     let exchange = attempt::attempt(client, &claimed).await;

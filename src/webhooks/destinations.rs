@@ -8,6 +8,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use super::event_types::EventType;
+use super::replay_offer::{self, ReplayOffer};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::limits::{Limits, Quota, quota};
@@ -46,6 +47,10 @@ pub struct Destination {
     /// The replaced secret while it still signs; never shown or returned.
     #[serde(skip)]
     pub previous_secret: Option<String>,
+    /// Only in the answer to the change that enabled a destination that had been failing:
+    /// what failed meanwhile, to resend with `POST .../replay` and this `since`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_offer: Option<ReplayOffer>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -92,6 +97,7 @@ impl From<DestinationRow> for Destination {
             secret: r.secret,
             previous_secret_until: r.previous_secret_until,
             previous_secret: r.previous_secret,
+            replay_offer: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -317,6 +323,12 @@ pub async fn update_destination(
         Some(raw) => Some(check_url(outbound, raw).await?),
         None => None,
     };
+    // Read before enabling resets the failure streak it is measured from.
+    let offer = if input.enabled == Some(true) && !current.enabled {
+        replay_offer::offer_on_enabling(pool, id).await?
+    } else {
+        None
+    };
     let row: DestinationRow = sqlx::query_as(&format!(
         "UPDATE webhook_destinations SET name = COALESCE($2, name), url = COALESCE($3, url),
                 events = COALESCE($4, events), enabled = COALESCE($5, enabled),
@@ -335,7 +347,10 @@ pub async fn update_destination(
     .bind(input.enabled)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(row.into())
+    Ok(Destination {
+        replay_offer: offer,
+        ..row.into()
+    })
 }
 
 pub async fn delete_destination(

@@ -3,6 +3,7 @@
 
 pub mod attempt;
 pub mod audience;
+pub mod catalog;
 pub mod deliveries;
 pub mod destinations;
 pub mod disabling;
@@ -12,6 +13,8 @@ pub mod fanout;
 pub mod health;
 pub mod payload;
 pub mod queue;
+pub mod replay;
+pub mod replay_offer;
 pub mod retry;
 pub mod worker;
 

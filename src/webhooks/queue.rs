@@ -176,7 +176,8 @@ pub async fn claim_due(
          FROM due, webhook_destinations w
          WHERE d.id = due.id AND w.id = d.destination_id
          RETURNING d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url AS "url!", w.secret AS "secret!",
-                   CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret"#,
+                   CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret,
+                   d.replay_id"#,
         limit,
         lease.as_secs_f64(),
         &room.full,
@@ -227,6 +228,9 @@ pub struct AutomaticAttempt {
     pub record: AttemptRecord,
     pub next: Option<Next>,
     pub destination_id: i64,
+    /// A replay's one resend rather than a scheduled attempt: logged as a resend, never
+    /// retried.
+    pub replay: bool,
 }
 
 impl AutomaticAttempt {
@@ -239,9 +243,10 @@ impl AutomaticAttempt {
         asked: Option<Duration>,
     ) -> Self {
         let attempt = u32::try_from(delivery.attempts).unwrap_or(0) + 1;
+        let replay = delivery.replay_id.is_some();
         let next = if record.succeeded {
             None
-        } else if record.response_status == Some(410) {
+        } else if replay || record.response_status == Some(410) {
             // Gone for good: no retry (the destination is disabled once this is recorded).
             Some(Next::GiveUp)
         } else {
@@ -251,6 +256,7 @@ impl AutomaticAttempt {
             record,
             next,
             destination_id: delivery.destination_id,
+            replay,
         }
     }
 
@@ -264,6 +270,13 @@ impl AutomaticAttempt {
         self.record.response_status == Some(410)
     }
 
+    /// True when this attempt ends a delivery that the destination's failure streak counts
+    /// (`disabling`): a 410 disables at once instead, and a replay's failed resend is a
+    /// delivery already counted, not a new one.
+    pub fn counts_toward_streak(&self) -> bool {
+        self.ends_delivery() && !self.says_gone() && (self.record.succeeded || !self.replay)
+    }
+
     /// What followed, as the metrics count it.
     pub fn outcome(&self) -> DeliveryOutcome {
         match self.next {
@@ -271,6 +284,10 @@ impl AutomaticAttempt {
             Some(Next::RetryAfter(_)) => DeliveryOutcome::retrying,
             Some(Next::GiveUp) => DeliveryOutcome::failed,
         }
+    }
+
+    fn trigger(&self) -> &'static str {
+        if self.replay { "resend" } else { "automatic" }
     }
 
     fn status(&self) -> &'static str {
@@ -302,13 +319,14 @@ pub async fn record_automatic_batch(
     sqlx::query!(
         r#"WITH input AS (
              SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::jsonb[], $6::int[],
-                                  $7::jsonb[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::float8[])
+                                  $7::jsonb[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::float8[],
+                                  $13::text[])
                AS t(delivery_id, started_at, duration_ms, url, request_headers, response_status,
-                    response_headers, response_body, error, succeeded, status, retry_after)),
+                    response_headers, response_body, error, succeeded, status, retry_after, trigger)),
          attempt AS (
              INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                            response_status, response_headers, response_body, error, succeeded)
-             SELECT delivery_id, 'automatic', started_at, duration_ms, url, request_headers, response_status,
+             SELECT delivery_id, trigger, started_at, duration_ms, url, request_headers, response_status,
                     response_headers, response_body, error, succeeded FROM input)
          UPDATE webhook_deliveries d SET
              attempts = d.attempts + 1,
@@ -316,6 +334,7 @@ pub async fn record_automatic_batch(
              next_attempt_at = CASE WHEN i.retry_after IS NULL THEN d.next_attempt_at
                                     ELSE now() + make_interval(secs => i.retry_after) END,
              locked_until = NULL,
+             replay_id = NULL,
              updated_at = now()
          FROM input i WHERE d.id = i.delivery_id"#,
         &records().map(|r| r.delivery_id).collect::<Vec<_>>(),
@@ -330,6 +349,7 @@ pub async fn record_automatic_batch(
         &records().map(|r| r.succeeded).collect::<Vec<_>>(),
         &attempts.iter().map(AutomaticAttempt::status).collect::<Vec<_>>() as &[&str],
         &attempts.iter().map(AutomaticAttempt::retry_after_seconds).collect::<Vec<_>>() as &[Option<f64>],
+        &attempts.iter().map(AutomaticAttempt::trigger).collect::<Vec<_>>() as &[&str],
     )
     .execute(pool)
     .await?;

@@ -283,18 +283,14 @@ async fn record_batches(
             // Their leases will expire and they will be attempted again: at least once.
             tracing::error!(error = %err, count = batch.len(), "recording webhook attempts failed");
         }
-        let changes = disabling::streak_changes(
-            batch
-                .iter()
-                .filter(|a| a.ends_delivery() && !a.says_gone())
-                .map(|a| {
-                    (
-                        a.destination_id,
-                        a.record.succeeded,
-                        a.record.error.as_deref(),
-                    )
-                }),
-        );
+        let changes =
+            disabling::streak_changes(batch.iter().filter(|a| a.counts_toward_streak()).map(|a| {
+                (
+                    a.destination_id,
+                    a.record.succeeded,
+                    a.record.error.as_deref(),
+                )
+            }));
         if let Err(err) = disabling::apply_streaks(&pool, &app_url, &streaks, &changes).await {
             tracing::error!(error = %err, "counting failing webhook destinations failed");
         }

@@ -17,6 +17,7 @@ mod metrics;
 mod openapi_conformance;
 mod outbound;
 mod pages;
+mod payload_schemas;
 mod receiver;
 mod receiving;
 mod roles;

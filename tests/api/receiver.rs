@@ -84,8 +84,17 @@ impl Receiver {
         }
     }
 
+    /// What arrived so far. Every webhook the service sent among it (a request with a
+    /// `webhook-id`) is checked against its type's published JSON Schema, so each payload any
+    /// test produces is validated.
     pub fn requests(&self) -> Vec<Captured> {
-        self.captured.lock().unwrap().clone()
+        let seen = self.captured.lock().unwrap().clone();
+        for request in &seen {
+            if request.headers.contains_key("webhook-id") {
+                crate::payload_schemas::assert_valid_payload(&request.body);
+            }
+        }
+        seen
     }
 
     /// Waits until at least `n` requests have arrived (bounded, so a bug fails rather than hangs).

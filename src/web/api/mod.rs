@@ -139,6 +139,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sidebar_sections::test_draft_section))
         .routes(routes!(sidebar_sections::enable_section))
         .routes(routes!(sidebar_sections::disable_section))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::event_type))
         .routes(routes!(
             webhooks::list_destinations,
             webhooks::create_destination
@@ -152,6 +154,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(webhooks::regenerate_secret))
         .routes(routes!(webhooks::retire_previous_secret))
         .routes(routes!(webhooks::send_test))
+        .routes(routes!(webhooks::replay_failed, webhooks::latest_replay))
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::resend_delivery))

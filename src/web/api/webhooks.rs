@@ -10,9 +10,34 @@ use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
 use crate::web::state::AppState;
+use crate::webhooks::catalog::{self, Catalog, EventTypeEntry};
 use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput};
 use crate::webhooks::health::{self, DestinationHealth};
+use crate::webhooks::replay::{self, Replay};
+
+/// The event catalog: every payload type with its JSON Schema (2020-12) and an example. Public:
+/// it describes the product, nothing of any workspace.
+#[utoipa::path(get, path = "/api/webhook-event-types", tag = "webhooks", security(()),
+    responses((status = 200, body = Catalog)))]
+pub async fn event_types() -> AppJson<Catalog> {
+    AppJson(catalog::catalog())
+}
+
+/// One payload type of the catalog.
+#[utoipa::path(get, path = "/api/webhook-event-types/{type}", tag = "webhooks", security(()),
+    params(("type" = String, Path, description = "A payload type, e.g. ticketOpened")),
+    responses((status = 200, body = EventTypeEntry), (status = 404, body = ErrorBody)))]
+pub async fn event_type(
+    AppPath(kind): AppPath<String>,
+) -> Result<AppJson<EventTypeEntry>, AppError> {
+    catalog::catalog()
+        .event_types
+        .into_iter()
+        .find(|entry| entry.kind == kind)
+        .map(AppJson)
+        .ok_or(AppError::NotFound)
+}
 
 #[utoipa::path(get, path = "/api/webhook-destinations", tag = "webhooks",
     responses((status = 200, body = Vec<Destination>), (status = 401, body = ErrorBody)))]
@@ -139,6 +164,64 @@ pub async fn retire_previous_secret(
     ))
 }
 
+/// What to replay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayInput {
+    /// Every delivery created at or after this moment (RFC 3339) that failed is sent again.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// Resends every failed delivery since a moment: each is queued for one more attempt, logged
+/// as a resend (same body and ulid). Asking again for the same moment within the hour answers
+/// the same replay (200, `repeated`) and sends nothing twice.
+#[utoipa::path(post, path = "/api/webhook-destinations/{id}/replay", tag = "webhooks",
+    params(("id" = i64, Path)), request_body = ReplayInput,
+    responses((status = 202, body = Replay), (status = 200, description = "The same replay, asked again", body = Replay),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The destination is disabled", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 429, description = "Past `REPLAYS_PER_HOUR`; see `Retry-After`", body = ErrorBody)))]
+pub async fn replay_failed(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+    AppJson(input): AppJson<ReplayInput>,
+) -> Result<(StatusCode, AppJson<Replay>), AppError> {
+    let replay = replay::replay_failed(
+        state.pool(),
+        &state.config().limits,
+        &current,
+        id,
+        input.since,
+    )
+    .await?;
+    let status = if replay.repeated {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((status, AppJson(replay)))
+}
+
+/// The destination's latest replay and how many of its deliveries still wait.
+#[utoipa::path(get, path = "/api/webhook-destinations/{id}/replay", tag = "webhooks",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Replay), (status = 404, description = "No such destination, or no replay yet", body = ErrorBody)))]
+pub async fn latest_replay(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<i64>,
+) -> Result<AppJson<Replay>, AppError> {
+    let mut conn = state.pool().acquire().await?;
+    destinations::get_destination(&mut conn, &current, id).await?;
+    drop(conn);
+    replay::latest_replay(state.pool(), id)
+        .await?
+        .map(AppJson)
+        .ok_or(AppError::NotFound)
+}
+
 /// Queues a `test` notification; it appears in the delivery log.
 #[utoipa::path(post, path = "/api/webhook-destinations/{id}/test", tag = "webhooks", params(("id" = i64, Path)),
     responses((status = 202, body = DeliverySummary), (status = 404, body = ErrorBody),
@@ -158,12 +241,20 @@ pub async fn send_test(
 pub struct LogQuery {
     /// Deliveries older than this id (the last id of the previous page).
     pub before: Option<i64>,
+    /// Only deliveries in this state: `pending`, `succeeded` or `failed`.
+    pub status: Option<String>,
+    /// Only payloads of this type (`ticketOpened`, ..., `test`).
+    #[serde(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only the delivery with this ulid (the payload's `ulid`, the `webhook-id` header).
+    pub ulid: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
-/// The destination's deliveries, newest first, each with its attempts.
+/// The destination's deliveries, newest first, each with its attempts; narrowed by status,
+/// type or ulid.
 #[utoipa::path(get, path = "/api/webhook-destinations/{id}/deliveries", tag = "webhooks",
     params(("id" = i64, Path), LogQuery),
     responses((status = 200, body = Vec<DeliverySummary>), (status = 404, body = ErrorBody)))]
@@ -177,8 +268,14 @@ pub async fn list_deliveries(
     if !(1..=200).contains(&limit) {
         return Err(AppError::validation("limit", "The page size is 1 to 200."));
     }
+    let filter = deliveries::LogFilter::parse(
+        query.status.as_deref(),
+        query.event_type.as_deref(),
+        query.ulid.as_deref(),
+        query.before,
+    )?;
     Ok(AppJson(
-        deliveries::list_deliveries(state.pool(), &current, id, query.before, limit).await?,
+        deliveries::list_deliveries(state.pool(), &current, id, &filter, limit).await?,
     ))
 }
 

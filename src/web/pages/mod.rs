@@ -116,6 +116,7 @@ pub fn router() -> Router<AppState> {
             post(webhooks::retire_previous_secret),
         )
         .route("/settings/webhooks/{id}/test", post(webhooks::send_test))
+        .route("/settings/webhooks/{id}/replay", post(webhooks::replay))
         .route("/settings/webhooks/{id}/delete", post(webhooks::delete))
         .route("/settings/webhooks/{id}/deliveries", get(webhooks::log))
         .route("/settings/webhook-deliveries/{id}", get(webhooks::delivery))

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::{CookieJar, Form};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::charts::{self, HourBar};
@@ -17,6 +18,8 @@ use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput, Scope};
 use crate::webhooks::event_types::EventType;
 use crate::webhooks::health::{self, DestinationHealth};
+use crate::webhooks::replay::{self, Replay};
+use crate::webhooks::replay_offer::{self, ReplayOffer};
 
 /// A checkbox for one notification type.
 pub struct EventChoice {
@@ -209,6 +212,8 @@ struct DestinationPage {
     health: Option<DestinationHealth>,
     /// Attempts per hour by outcome (SVG, numbers only).
     chart: String,
+    /// Just enabled after failing: what failed meanwhile, offered for resending.
+    replay_offer: Option<ReplayOffer>,
 }
 
 impl DestinationPage {
@@ -271,6 +276,7 @@ fn destination_page(
         latest: None,
         health: None,
         chart: String::new(),
+        replay_offer: None,
     }
 }
 
@@ -311,16 +317,33 @@ async fn with_activity(
     Ok(page)
 }
 
+/// The destination page's query: after enabling a failing destination, the moment from which
+/// to offer resending what failed.
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    replay_since: Option<DateTime<Utc>>,
+}
+
 pub async fn show(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(id): Path<i64>,
+    Query(query): Query<ShowQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
     let destination = destinations::get_destination(&mut conn, &user, id).await?;
-    let page = with_activity(&state, &user, destination_page(&user, destination, flash)).await?;
+    drop(conn);
+    let offer = match query.replay_since {
+        Some(since) if destination.enabled => {
+            replay_offer::offer_since(state.pool(), id, since).await?
+        }
+        _ => None,
+    };
+    let mut page =
+        with_activity(&state, &user, destination_page(&user, destination, flash)).await?;
+    page.replay_offer = offer;
     Ok((jar, render(&page)).into_response())
 }
 
@@ -339,11 +362,17 @@ pub async fn update(
         enabled: Some(form.enabled.is_some()),
     };
     match destinations::update_destination(state.pool(), state.outbound(), &user, id, input).await {
-        Ok(_) => Ok((
-            flash::set(jar, "Webhook saved."),
-            Redirect::to(&format!("/settings/webhooks/{id}")),
-        )
-            .into_response()),
+        Ok(saved) => {
+            let to = match saved.replay_offer {
+                Some(offer) => format!(
+                    "/settings/webhooks/{id}?replay_since={}",
+                    url::form_urlencoded::byte_serialize(offer.since.to_rfc3339().as_bytes())
+                        .collect::<String>()
+                ),
+                None => format!("/settings/webhooks/{id}"),
+            };
+            Ok((flash::set(jar, "Webhook saved."), Redirect::to(&to)).into_response())
+        }
         Err(AppError::Validation { field, message }) => {
             let mut conn = state.pool().acquire().await?;
             let destination = destinations::get_destination(&mut conn, &user, id).await?;
@@ -407,6 +436,62 @@ pub async fn retire_previous_secret(
     Ok((jar, Redirect::to(&format!("/settings/webhooks/{id}"))).into_response())
 }
 
+/// The replay form: a moment, as the page's `datetime-local` field sends it (UTC, no zone)
+/// or as RFC 3339 (the offer's hidden field).
+#[derive(Deserialize)]
+pub struct ReplayForm {
+    since: String,
+}
+
+fn parse_moment(raw: &str) -> Option<DateTime<Utc>> {
+    let raw = raw.trim();
+    DateTime::parse_from_rfc3339(raw)
+        .map(|at| at.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+                .iter()
+                .find_map(|format| chrono::NaiveDateTime::parse_from_str(raw, format).ok())
+                .map(|at| at.and_utc())
+        })
+}
+
+pub async fn replay(
+    State(state): State<AppState>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    jar: CookieJar,
+    Form(form): Form<ReplayForm>,
+) -> Result<Response, PageError> {
+    let log = format!("/settings/webhooks/{id}/deliveries");
+    let Some(since) = parse_moment(&form.since) else {
+        let jar = flash::set(jar, "Nothing resent: give a date and time (UTC).");
+        return Ok((jar, Redirect::to(&log)).into_response());
+    };
+    let message =
+        match replay::replay_failed(state.pool(), &state.config().limits, &user, id, since).await {
+            Ok(done) if done.repeated => format!(
+                "Already asked: the failed deliveries since {} are being resent ({} of {} left).",
+                since.format("%Y-%m-%d %H:%M UTC"),
+                done.remaining,
+                done.deliveries
+            ),
+            Ok(done) => format!(
+                "Resending {} failed deliver{} since {}. Each appears below as a resend.",
+                done.deliveries,
+                if done.deliveries == 1 { "y" } else { "ies" },
+                since.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Err(
+                AppError::Validation { message, .. }
+                | AppError::Conflict { message, .. }
+                | AppError::RateLimited { message, .. },
+            ) => format!("Nothing resent: {message}"),
+            Err(other) => return Err(other.into()),
+        };
+    Ok((flash::set(jar, &message), Redirect::to(&log)).into_response())
+}
+
 pub async fn send_test(
     State(state): State<AppState>,
     PageUser(user): PageUser,
@@ -447,7 +532,19 @@ struct DeliveriesPage {
     layout: Layout,
     destination: Destination,
     deliveries: Vec<DeliverySummary>,
-    older: Option<i64>,
+    /// The link to the next (older) page, filters kept.
+    older: Option<String>,
+    /// The filter form as submitted.
+    query: LogPageQuery,
+    narrowed: bool,
+    statuses: Vec<FilterOption>,
+    types: Vec<FilterOption>,
+    /// A malformed filter value: (field, message).
+    error: Option<(String, String)>,
+    /// The latest replay, while any of it waits.
+    replay: Option<Replay>,
+    /// The replay form's default: a day ago, as its field shows it.
+    replay_default: String,
 }
 
 impl DeliveriesPage {
@@ -456,27 +553,77 @@ impl DeliveriesPage {
     }
 }
 
-#[derive(Deserialize)]
-pub struct PageQuery {
+/// One choice of a filter's select.
+struct FilterOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+/// The log page's query: a page and the filters, all optional (blank means "any").
+#[derive(Debug, Default, Deserialize)]
+pub struct LogPageQuery {
     before: Option<i64>,
+    #[serde(default)]
+    status: String,
+    #[serde(default, rename = "type")]
+    event_type: String,
+    #[serde(default)]
+    ulid: String,
+}
+
+impl LogPageQuery {
+    /// The page after one ending at `last`, with the same filters.
+    fn older_link(&self, destination_id: i64, last: i64) -> String {
+        let mut link = url::form_urlencoded::Serializer::new(String::new());
+        link.append_pair("before", &last.to_string());
+        for (name, value) in [
+            ("status", &self.status),
+            ("type", &self.event_type),
+            ("ulid", &self.ulid),
+        ] {
+            if !value.trim().is_empty() {
+                link.append_pair(name, value.trim());
+            }
+        }
+        format!(
+            "/settings/webhooks/{destination_id}/deliveries?{}",
+            link.finish()
+        )
+    }
 }
 
 pub async fn log(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(id): Path<i64>,
-    Query(query): Query<PageQuery>,
+    Query(query): Query<LogPageQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
     let mut conn = state.pool().acquire().await?;
     let destination = destinations::get_destination(&mut conn, &user, id).await?;
     drop(conn);
-    let list =
-        deliveries::list_deliveries(state.pool(), &user, id, query.before, deliveries::PAGE_SIZE)
-            .await?;
+    let filter = deliveries::LogFilter::parse(
+        Some(&query.status),
+        Some(&query.event_type),
+        Some(&query.ulid),
+        query.before,
+    );
+    let (list, error, narrowed) = match filter {
+        Ok(filter) => (
+            deliveries::list_deliveries(state.pool(), &user, id, &filter, deliveries::PAGE_SIZE)
+                .await?,
+            None,
+            filter.narrows(),
+        ),
+        Err(AppError::Validation { field, message }) => {
+            (Vec::new(), Some((field.unwrap_or_default(), message)), true)
+        }
+        Err(other) => return Err(other.into()),
+    };
     let older = (list.len() as i64 == deliveries::PAGE_SIZE)
-        .then(|| list.last().map(|d| d.id))
+        .then(|| list.last().map(|d| query.older_link(id, d.id)))
         .flatten();
     let nav = if destination.scope == Scope::Personal {
         "notifications"
@@ -488,6 +635,37 @@ pub async fn log(
         destination,
         deliveries: list,
         older,
+        narrowed,
+        statuses: [
+            ("pending", "Queued or retrying"),
+            ("succeeded", "Delivered"),
+            ("failed", "Failed"),
+        ]
+        .into_iter()
+        .map(|(value, label)| FilterOption {
+            value,
+            label,
+            selected: query.status == value,
+        })
+        .collect(),
+        types: EventType::ALL
+            .into_iter()
+            .map(EventType::as_str)
+            .chain(["test"])
+            .map(|value| FilterOption {
+                value,
+                label: value,
+                selected: query.event_type == value,
+            })
+            .collect(),
+        query,
+        error,
+        replay: replay::latest_replay(state.pool(), id)
+            .await?
+            .filter(|r| r.remaining > 0),
+        replay_default: (Utc::now() - chrono::Duration::hours(24))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
     };
     Ok((jar, render(&page)).into_response())
 }

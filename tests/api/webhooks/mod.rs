@@ -2,9 +2,11 @@
 //! spec fixes (`payloads`), durable delivery, retries and the log (`delivery`), and who may
 //! keep which destination (`destinations`).
 
+mod catalog;
 mod delivery;
 mod destinations;
 mod payloads;
+mod replay;
 
 use std::time::Duration;
 
