@@ -4,6 +4,8 @@
 //! sending twice; replays are rate-limited per destination (`REPLAYS_PER_HOUR`). What
 //! enabling a failing destination offers to replay is `replay_offer`'s.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -135,6 +137,18 @@ async fn same_replay(
         repeated: true,
         ..replay
     }))
+}
+
+/// Forgets replays older than the delivery log's retention (their deliveries are pruned by
+/// then too).
+pub async fn prune_replays(pool: &PgPool, retention: Duration) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM webhook_replays WHERE requested_at < now() - make_interval(secs => $1)",
+    )
+    .bind(retention.as_secs_f64())
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
 
 /// The destination's latest replay, for its Deliveries tab.

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use super::attempt::{self, AttemptRecord, ClaimedDelivery};
 use super::queue::{self, AutomaticAttempt};
 use super::retry::{self, RetryPolicy};
-use super::{WebhookSettings, deliveries, disabling, fanout};
+use super::{WebhookSettings, deliveries, disabling, fanout, replay};
 use crate::app_url::AppUrl;
 use crate::db::notifications::Notifications;
 use crate::metrics::Metrics;
@@ -262,6 +262,9 @@ async fn prune(pool: &PgPool, retention: Duration) {
         Ok(0) => {}
         Ok(n) => tracing::info!(deleted = n, "pruned old webhook deliveries"),
         Err(err) => tracing::warn!(error = %err, "pruning webhook deliveries failed"),
+    }
+    if let Err(err) = replay::prune_replays(pool, retention).await {
+        tracing::warn!(error = %err, "pruning webhook replays failed");
     }
     if let Err(err) = crate::sidebar::failures::prune_stats(pool).await {
         tracing::warn!(error = %err, "pruning sidebar call stats failed");

@@ -152,6 +152,12 @@ async fn a_replay_resends_each_failed_delivery_since_once_as_a_resend() {
         )
         .await;
     assert_eq!(stranger.status(), StatusCode::NOT_FOUND);
+
+    // Replays are forgotten with the log they replayed.
+    let prune =
+        |retention: Duration| therethere::webhooks::replay::prune_replays(&s.app.pool, retention);
+    assert_eq!(prune(Duration::from_secs(30 * 86_400)).await.unwrap(), 0);
+    assert_eq!(prune(Duration::ZERO).await.unwrap(), 2);
 }
 
 #[tokio::test]
