@@ -11,12 +11,9 @@ use utoipa::ToSchema;
 
 use super::event_types::EventType;
 use super::payload::{
-    self, Body, ChannelObject, ContactObject, MessageObject, TEST_MESSAGE, TicketObject,
+    self, Body, ChannelObject, ContactObject, MessageObject, TEST_MESSAGE, TEST_TYPE, TicketObject,
     UserObject, WorkspaceObject,
 };
-
-/// The type of the test notification, which is not one a destination subscribes to.
-pub const TEST_TYPE: &str = "test";
 
 /// One payload type of the catalog.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -10,9 +10,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::attempt::{self, AttemptRecord, ClaimedDelivery};
-use super::catalog;
 use super::destinations::{Destination, get_destination};
-use super::event_types::EventType;
 use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
 use super::queue;
 use crate::auth::CurrentUser;
@@ -164,7 +162,7 @@ impl LogFilter {
             .transpose()?;
         let event_type = given(event_type)
             .map(|raw| {
-                if raw == catalog::TEST_TYPE || EventType::parse(raw).is_some() {
+                if payload::payload_types().any(|kind| kind == raw) {
                     Ok(raw.to_string())
                 } else {
                     Err(AppError::validation(
@@ -373,7 +371,7 @@ pub async fn send_test(
         pool,
         user.user.workspace_id,
         destination.id,
-        "test",
+        payload::TEST_TYPE,
         &ulid,
         &payload,
     )

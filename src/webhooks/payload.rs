@@ -110,10 +110,21 @@ struct Envelope<'a> {
 
 pub const TEST_MESSAGE: &str = "This is a test webhook from There There.";
 
+/// The type of the test notification, which is not one a destination subscribes to.
+pub const TEST_TYPE: &str = "test";
+
+/// Every payload `type`: the five notification types in the spec's order, then `test`.
+pub fn payload_types() -> impl Iterator<Item = &'static str> {
+    EventType::ALL
+        .into_iter()
+        .map(EventType::as_str)
+        .chain([TEST_TYPE])
+}
+
 /// The body bytes of one delivery.
 pub fn render(kind: Option<EventType>, sent_at: DateTime<Utc>, ulid: &str, body: &Body) -> String {
     let envelope = Envelope {
-        kind: kind.map(EventType::as_str).unwrap_or("test"),
+        kind: kind.map(EventType::as_str).unwrap_or(TEST_TYPE),
         sent_at: iso8601(sent_at),
         ulid,
         body,

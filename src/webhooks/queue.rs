@@ -76,6 +76,11 @@ pub async fn insert_deliveries(
     )
     .execute(&mut *conn)
     .await?;
+    wake_workers(conn).await
+}
+
+/// Wakes every instance's workers when the caller's transaction commits: deliveries are due.
+pub async fn wake_workers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query!("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
         .execute(conn)
         .await?;
@@ -247,7 +252,8 @@ impl AutomaticAttempt {
         let next = if record.succeeded {
             None
         } else if replay || record.response_status == Some(410) {
-            // Gone for good: no retry (the destination is disabled once this is recorded).
+            // A replay's one resend; or gone for good (the destination is disabled once this
+            // is recorded): no retry either way.
             Some(Next::GiveUp)
         } else {
             Some(policy.after_failure_asked(attempt, asked))

@@ -12,7 +12,8 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::destinations::get_destination;
-use super::queue::NOTIFY_CHANNEL;
+use super::queue;
+use super::replay_offer::FAILED_SINCE;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::limits::{Limits, RatedAction, rate};
@@ -90,11 +91,11 @@ pub async fn replay_failed(
     .bind(user.user.id)
     .fetch_one(&mut *tx)
     .await?;
-    let queued = sqlx::query(
+    let queued = sqlx::query(&format!(
         "UPDATE webhook_deliveries SET status = 'pending', replay_id = $3, next_attempt_at = now(),
                 locked_until = NULL, updated_at = now()
-         WHERE destination_id = $1 AND created_at >= $2 AND status = 'failed'",
-    )
+         WHERE {FAILED_SINCE}"
+    ))
     .bind(destination_id)
     .bind(since)
     .bind(id)
@@ -106,14 +107,15 @@ pub async fn replay_failed(
         .bind(i32::try_from(queued).unwrap_or(i32::MAX))
         .execute(&mut *tx)
         .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(NOTIFY_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
+    queue::wake_workers(&mut tx).await?;
+    let made: Replay = sqlx::query_as(&format!(
+        "SELECT {REPLAY_COLUMNS} FROM webhook_replays r WHERE r.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    latest_replay(pool, destination_id)
-        .await?
-        .ok_or(AppError::NotFound)
+    Ok(made)
 }
 
 /// A replay of the destination from the same moment asked for within the hour.

@@ -16,16 +16,20 @@ pub struct ReplayOffer {
     pub failed_deliveries: i64,
 }
 
+/// The deliveries a replay resends: the destination's (`$1`) that failed and were created at
+/// or after `$2`.
+pub(super) const FAILED_SINCE: &str =
+    "destination_id = $1 AND created_at >= $2 AND status = 'failed'";
+
 /// The failed deliveries of a destination created at or after `since`, as an offer.
 pub async fn offer_since(
     pool: &PgPool,
     destination_id: i64,
     since: DateTime<Utc>,
 ) -> Result<Option<ReplayOffer>, sqlx::Error> {
-    let failed: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM webhook_deliveries
-         WHERE destination_id = $1 AND created_at >= $2 AND status = 'failed'",
-    )
+    let failed: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM webhook_deliveries WHERE {FAILED_SINCE}"
+    ))
     .bind(destination_id)
     .bind(since)
     .fetch_one(pool)

@@ -14,10 +14,11 @@ use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::web::state::AppState;
-use crate::webhooks::deliveries::{self, DeliveryDetail, DeliverySummary};
+use crate::webhooks::deliveries::{self, DeliveryDetail, DeliveryStatus, DeliverySummary};
 use crate::webhooks::destinations::{self, Destination, DestinationInput, Scope};
 use crate::webhooks::event_types::EventType;
 use crate::webhooks::health::{self, DestinationHealth};
+use crate::webhooks::payload;
 use crate::webhooks::replay::{self, Replay};
 use crate::webhooks::replay_offer::{self, ReplayOffer};
 
@@ -636,22 +637,19 @@ pub async fn log(
         deliveries: list,
         older,
         narrowed,
-        statuses: [
-            ("pending", "Queued or retrying"),
-            ("succeeded", "Delivered"),
-            ("failed", "Failed"),
-        ]
-        .into_iter()
-        .map(|(value, label)| FilterOption {
-            value,
-            label,
-            selected: query.status == value,
-        })
-        .collect(),
-        types: EventType::ALL
+        statuses: DeliveryStatus::ALL
             .into_iter()
-            .map(EventType::as_str)
-            .chain(["test"])
+            .map(|status| FilterOption {
+                value: status.as_str(),
+                label: match status {
+                    DeliveryStatus::Pending => "Queued or retrying",
+                    DeliveryStatus::Succeeded => "Delivered",
+                    DeliveryStatus::Failed => "Failed",
+                },
+                selected: query.status == status.as_str(),
+            })
+            .collect(),
+        types: payload::payload_types()
             .map(|value| FilterOption {
                 value,
                 label: value,
