@@ -1,5 +1,6 @@
 //! The database: connecting (to `DATABASE_URL` or the embedded default), and migrations.
 
+pub mod doorbell;
 pub mod embedded;
 pub mod notifications;
 

@@ -29,8 +29,12 @@ pub fn check_contact(name: &str, email: &str) -> Result<ContactFields, AppError>
 /// The contact with this email, created if new: an existing contact keeps its email's
 /// spelling, and its name is updated to the latest one given. A statement fragment (a
 /// `WITH` query giving `id, name, email`) for the statement that receives a ticket, with
-/// `$1` the workspace, `$2` the name and `$3` the email.
-pub(super) const UPSERT_CONTACT: &str = "
-    INSERT INTO contacts (workspace_id, name, email) VALUES ($1, $2, $3)
-    ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name
-    RETURNING id, name, email";
+/// `$1` the workspace, `$2` the name and `$3` the email; nothing is written unless
+/// `condition` (SQL) holds.
+pub(super) fn upsert_contact_if(condition: &str) -> String {
+    format!(
+        "INSERT INTO contacts (workspace_id, name, email) SELECT $1, $2, $3 WHERE {condition}
+         ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name
+         RETURNING id, name, email"
+    )
+}

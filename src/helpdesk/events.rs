@@ -7,7 +7,9 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-/// Postgres channel notified on every new event, so workers wake without polling.
+/// Postgres channel notified after writes that may have recorded events
+/// (`web::event_wakeups`), so consumers wake without waiting for their poll. Not from inside
+/// the writing transaction: see `db::doorbell`.
 pub const NOTIFY_CHANNEL: &str = "therethere_events";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -59,18 +61,15 @@ pub async fn record_event(
     actor_id: Option<i64>,
     data: Value,
 ) -> Result<i64, sqlx::Error> {
-    // The NOTIFY rides on the insert (one round trip, not two); it is delivered at commit,
-    // and only if the transaction commits.
     let id = sqlx::query_scalar(
         "INSERT INTO events (workspace_id, ticket_id, kind, actor_id, data) VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, pg_notify($6, '')",
+         RETURNING id",
     )
     .bind(workspace_id)
     .bind(ticket_id)
     .bind(kind.as_str())
     .bind(actor_id)
     .bind(data)
-    .bind(NOTIFY_CHANNEL)
     .fetch_one(conn)
     .await?;
     Ok(id)

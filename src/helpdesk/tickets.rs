@@ -8,8 +8,8 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use super::channels::Channel;
-use super::contacts::{Contact, UPSERT_CONTACT, check_contact};
-use super::events::{EventKind, NOTIFY_CHANNEL, record_event};
+use super::contacts::{Contact, check_contact, upsert_contact_if};
+use super::events::{EventKind, record_event};
 use super::messages::{Message, list_messages};
 use super::notes::{Note, list_notes};
 pub use super::ticket_lock::TicketStatus;
@@ -179,11 +179,11 @@ pub struct NewContact {
 
 /// A new ticket arrives from a contact: the ticket, its first message, and `ticket_opened`.
 ///
-/// Two round trips. First the number ([`take_ticket_number`]), in a transaction of its own
-/// that holds the workspace's number row for microseconds; then one statement writes the
-/// contact, ticket, message and event and sends the NOTIFY, in parallel with every other
-/// ticket of the workspace. Holding the number row until the ticket commits (as before)
-/// made every ticket of a workspace wait in line for the one before to write and flush.
+/// One statement, so one round trip: it checks the channel, writes the contact, ticket,
+/// message and event. The number comes from the workspace's own
+/// sequence (migration 0019), which holds no lock until commit, so the tickets of one
+/// workspace are written in parallel. It is taken only once the channel is known to be the
+/// workspace's, so a refused ticket uses up no number and touches no contact.
 pub async fn receive_ticket(
     pool: &PgPool,
     workspace_id: i64,
@@ -192,14 +192,16 @@ pub async fn receive_ticket(
     let subject = fields::required_text("subject", "Subject", &new.subject, 500)?;
     let body = fields::required_text("body", "Message", &new.body, fields::MAX_BODY_CHARS)?;
     let contact = check_contact(&new.contact.name, &new.contact.email)?;
-    let number = take_ticket_number(pool, workspace_id, new.channel_id)
-        .await?
-        .ok_or_else(|| AppError::validation("channel_id", "No such channel in this workspace."))?;
-    let row: TicketRow = sqlx::query_as(&format!(
-        "WITH contact AS ({UPSERT_CONTACT}),
+    let upsert_contact = upsert_contact_if(
+        "$4::bigint IS NULL OR EXISTS (SELECT FROM channels WHERE id = $4 AND workspace_id = $1)",
+    );
+    let row: Option<TicketRow> = sqlx::query_as(&format!(
+        "WITH contact AS ({upsert_contact}),
          ticket AS (
              INSERT INTO tickets (ulid, workspace_id, number, subject, status, channel_id, contact_id)
-             SELECT $5, $1, $11, $6, 'open', $4, contact.id FROM contact
+             SELECT $5, $1, nextval(format('ticket_numbers.w%s', $1)::regclass), $6, 'open', $4,
+                    contact.id
+             FROM contact
              RETURNING id, ulid, number, subject, status, created_at, updated_at, channel_id),
          message AS (
              INSERT INTO messages (ulid, workspace_id, ticket_id, author_kind, body)
@@ -213,9 +215,7 @@ pub async fn receive_ticket(
          SELECT ticket.*, channel.name AS channel_name, contact.id AS contact_id,
                 contact.name AS contact_name, contact.email AS contact_email,
                 NULL::bigint AS assignee_id, NULL::text AS assignee_name,
-                NULL::text AS assignee_email,
-                -- Delivered at commit, as `record_event` does for every other event.
-                pg_notify($10, '') AS notified
+                NULL::text AS assignee_email
          FROM ticket CROSS JOIN contact CROSS JOIN event
          LEFT JOIN channels channel ON channel.id = ticket.channel_id"
     ))
@@ -228,59 +228,11 @@ pub async fn receive_ticket(
     .bind(new_ulid())
     .bind(&body)
     .bind(EventKind::TicketOpened.as_str())
-    .bind(NOTIFY_CHANNEL)
-    .bind(number)
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await?;
+    let row = row
+        .ok_or_else(|| AppError::validation("channel_id", "No such channel in this workspace."))?;
     Ok(row.into())
-}
-
-/// The workspace's next ticket number; `None` when `channel_id` is not one of its channels
-/// (then no number is taken).
-///
-/// Its transaction commits without waiting for the WAL flush (`synchronous_commit` off for
-/// it alone), so the row lock is released at once. That is safe: the ticket's own commit,
-/// which is durable, comes later in the WAL, so a stored ticket's number is always stored
-/// too, and a crash can only lose numbers no ticket has. The price is a gap in the numbers
-/// when a server fails between the two steps; every check that can refuse a ticket runs
-/// before its number is taken.
-async fn take_ticket_number(
-    pool: &PgPool,
-    workspace_id: i64,
-    channel_id: Option<i64>,
-) -> Result<Option<i32>, sqlx::Error> {
-    let take = || {
-        sqlx::query_scalar(
-            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-             UPDATE ticket_numbers SET last_number = last_number + 1 FROM relaxed
-             WHERE workspace_id = $1
-               AND ($2::bigint IS NULL
-                    OR EXISTS (SELECT FROM channels WHERE id = $2 AND workspace_id = $1))
-             RETURNING last_number",
-        )
-        .bind(workspace_id)
-        .bind(channel_id)
-        .fetch_optional(pool)
-    };
-    match take().await? {
-        Some(number) => Ok(Some(number)),
-        // A workspace created without its number row (none is, but a ticket must never
-        // depend on it): add the row and try once more.
-        None if add_ticket_number_row(pool, workspace_id).await? => take().await,
-        None => Ok(None),
-    }
-}
-
-/// True when the workspace had no ticket-number row and now has one.
-async fn add_ticket_number_row(pool: &PgPool, workspace_id: i64) -> Result<bool, sqlx::Error> {
-    let added = sqlx::query(
-        "INSERT INTO ticket_numbers (workspace_id, last_number) VALUES ($1, 0)
-         ON CONFLICT (workspace_id) DO NOTHING",
-    )
-    .bind(workspace_id)
-    .execute(pool)
-    .await?;
-    Ok(added.rows_affected() == 1)
 }
 
 /// Assigns the ticket to `assignee_id` (or unassigns with `None`). `actor` is the user who

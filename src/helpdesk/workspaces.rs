@@ -27,11 +27,6 @@ pub async fn create_workspace(
             .bind(name)
             .fetch_one(&mut *conn)
             .await?;
-    // Its ticket numbers start here: a new ticket then only updates this row.
-    sqlx::query("INSERT INTO ticket_numbers (workspace_id, last_number) VALUES ($1, 0)")
-        .bind(workspace.id)
-        .execute(&mut *conn)
-        .await?;
     let owner = create_user(
         conn,
         workspace.id,

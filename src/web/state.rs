@@ -10,6 +10,7 @@ use crate::auth::credential_cache::CredentialCache;
 use crate::auth::login::Logins;
 use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
+use crate::db::doorbell::Doorbell;
 use crate::metrics::Metrics;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::Sidebar;
@@ -26,6 +27,8 @@ pub struct Inner {
     pub credentials: Arc<CredentialCache>,
     pub logins: Logins,
     pub metrics: Arc<Metrics>,
+    /// Rung after writes: new events for the consumers (`web::event_wakeups`).
+    pub events: Doorbell,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
         );
         AppState(Arc::new(Inner {
             metrics,
+            events: Doorbell::spawn(pool.clone(), crate::helpdesk::events::NOTIFY_CHANNEL),
             outbound,
             sidebar,
             credentials: Arc::default(),
@@ -91,6 +95,10 @@ impl AppState {
 
     pub fn logins(&self) -> &Logins {
         &self.0.logins
+    }
+
+    pub fn events(&self) -> &Doorbell {
+        &self.0.events
     }
 }
 

@@ -86,22 +86,30 @@ async fn ticket_numbers_count_per_workspace_and_stay_unique_under_concurrency() 
 }
 
 #[tokio::test]
-async fn a_workspace_without_its_ticket_number_row_still_numbers_from_one() {
+async fn every_workspace_has_its_own_ticket_number_sequence_from_creation_to_deletion() {
     let app = spawn_app().await;
-    let ws = app.create_workspace("Acme").await;
-    sqlx::query("DELETE FROM ticket_numbers WHERE workspace_id = $1")
-        .bind(ws.id)
+    // Even a workspace written by SQL alone (not by the service) gets its sequence.
+    let id: i64 = sqlx::query_scalar("INSERT INTO workspaces (name) VALUES ('Bare') RETURNING id")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let sequence = |sql: &'static str| sqlx::query_scalar::<_, Option<i64>>(sql).bind(id);
+    let first = sequence("SELECT nextval(format('ticket_numbers.w%s', $1::bigint)::regclass)")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(first, Some(1));
+    sqlx::query("DELETE FROM workspaces WHERE id = $1")
+        .bind(id)
         .execute(&app.pool)
         .await
         .unwrap();
-    let first = app
-        .create_ticket(&ws.agent, ticket_body("First", "c@example.com"))
-        .await;
-    assert_eq!(first["number"], 1);
-    let second = app
-        .create_ticket(&ws.agent, ticket_body("Second", "c@example.com"))
-        .await;
-    assert_eq!(second["number"], 2);
+    let left =
+        sequence("SELECT to_regclass(format('ticket_numbers.w%s', $1::bigint))::oid::bigint")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, None, "the sequence goes with its workspace");
 }
 
 #[tokio::test]
@@ -413,11 +421,67 @@ async fn a_failed_action_leaves_neither_change_nor_event() {
             .unwrap();
         assert_eq!(n, 0, "{table} is untouched");
     }
-    let last: i32 =
-        sqlx::query_scalar("SELECT last_number FROM ticket_numbers WHERE workspace_id = $1")
-            .bind(ws.id)
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT pg_sequence_last_value(format('ticket_numbers.w%s', $1::bigint)::regclass)",
+    )
+    .bind(ws.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(last, None, "no ticket number was used up");
+}
+
+/// The event consumers (webhook fan-out, sidebar warm-ups) of every instance hear of a new
+/// event by a NOTIFY sent after its commit (not from inside its transaction, where PostgreSQL
+/// makes notifying commits wait for each other): when it arrives, the event is there.
+#[tokio::test]
+async fn every_action_that_records_an_event_wakes_the_consumers_after_its_commit() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .unwrap();
+    listener
+        .listen(therethere::helpdesk::events::NOTIFY_CHANNEL)
+        .await
+        .unwrap();
+    let events = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events")
             .fetch_one(&app.pool)
             .await
-            .unwrap();
-    assert_eq!(last, 0, "no ticket number was used up");
+            .unwrap()
+    };
+
+    let ticket = app
+        .create_ticket(&ws.agent, ticket_body("Help", "j@example.com"))
+        .await;
+    heard(&mut listener).await;
+    assert_eq!(
+        events().await,
+        1,
+        "ticket_opened is visible when the NOTIFY arrives"
+    );
+
+    let id = ticket["id"].as_i64().unwrap();
+    let api = app.api(&ws.agent);
+    let note = api
+        .post(
+            &format!("/api/tickets/{id}/notes"),
+            &json!({"body": "Looking into it"}),
+        )
+        .await;
+    assert_eq!(note.status(), StatusCode::CREATED);
+    heard(&mut listener).await;
+    assert_eq!(
+        events().await,
+        2,
+        "note_added is visible when the NOTIFY arrives"
+    );
+}
+
+async fn heard(listener: &mut sqlx::postgres::PgListener) {
+    tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+        .await
+        .expect("a NOTIFY within 10 s")
+        .unwrap();
 }
