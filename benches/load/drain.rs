@@ -94,8 +94,12 @@ pub(super) async fn queue_due(pool: &sqlx::PgPool, workspace: i64, destinations:
         }
     }
     sqlx::query(
-        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload)
-         SELECT u, $1, d, 'ticketOpened', p FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS x(u, d, p)",
+        "WITH queued AS (
+             INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload)
+             SELECT u, $1, d, 'ticketOpened', p FROM UNNEST($2::text[], $3::bigint[], $4::text[]) AS x(u, d, p)
+             RETURNING id, destination_id)
+         INSERT INTO webhook_queue (delivery_id, destination_id, test)
+         SELECT id, destination_id, false FROM queued",
     )
     .bind(workspace)
     .bind(&ulids)

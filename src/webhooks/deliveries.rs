@@ -81,7 +81,8 @@ struct DeliveryRow {
     event_type: String,
     status: String,
     created_at: DateTime<Utc>,
-    next_attempt_at: DateTime<Utc>,
+    /// From the queue: none once the delivery has ended.
+    next_attempt_at: Option<DateTime<Utc>>,
     payload: String,
 }
 
@@ -89,7 +90,7 @@ impl DeliveryRow {
     fn summary(self, attempts: Vec<AttemptSummary>) -> (DeliverySummary, String) {
         (
             DeliverySummary {
-                next_attempt_at: (self.status == "pending").then_some(self.next_attempt_at),
+                next_attempt_at: self.next_attempt_at,
                 id: self.id,
                 ulid: self.ulid,
                 destination_id: self.destination_id,
@@ -214,8 +215,10 @@ pub async fn list_deliveries(
     let mut conn = pool.acquire().await?;
     get_destination(&mut conn, user, destination_id).await?;
     let mut query = sqlx::QueryBuilder::new(
-        "SELECT id, ulid, destination_id, event_type, status, created_at, next_attempt_at, '' AS payload
-         FROM webhook_deliveries WHERE id = ANY(ARRAY(
+        "SELECT d.id, d.ulid, d.destination_id, d.event_type, d.status, d.created_at, q.next_attempt_at,
+                '' AS payload
+         FROM webhook_deliveries d LEFT JOIN webhook_queue q ON q.delivery_id = d.id
+         WHERE d.id = ANY(ARRAY(
              SELECT id FROM webhook_deliveries WHERE destination_id = ",
     );
     query.push_bind(destination_id);
@@ -234,7 +237,7 @@ pub async fn list_deliveries(
     query
         .push(" ORDER BY id DESC LIMIT ")
         .push_bind(limit.clamp(1, 200))
-        .push(")) ORDER BY id DESC");
+        .push(")) ORDER BY d.id DESC");
     let rows: Vec<DeliveryRow> = query.build_query_as().fetch_all(&mut *conn).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let attempts: Vec<(i64, AttemptSummary)> = sqlx::query_as::<_, AttemptRow>(
@@ -275,8 +278,10 @@ pub async fn get_delivery(
 ) -> Result<(Destination, DeliveryDetail), AppError> {
     let mut conn = pool.acquire().await?;
     let row: DeliveryRow = sqlx::query_as(
-        "SELECT id, ulid, destination_id, event_type, status, created_at, next_attempt_at, payload
-         FROM webhook_deliveries WHERE id = $1 AND workspace_id = $2",
+        "SELECT d.id, d.ulid, d.destination_id, d.event_type, d.status, d.created_at, q.next_attempt_at,
+                d.payload
+         FROM webhook_deliveries d LEFT JOIN webhook_queue q ON q.delivery_id = d.id
+         WHERE d.id = $1 AND d.workspace_id = $2",
     )
     .bind(id)
     .bind(user.user.workspace_id)

@@ -64,9 +64,13 @@ pub async fn insert_deliveries(
     }
     let column = |f: fn(&NewDelivery) -> String| deliveries.iter().map(f).collect::<Vec<String>>();
     sqlx::query!(
-        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_id, event_type, payload)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
-         ON CONFLICT DO NOTHING",
+        "WITH queued AS (
+             INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_id, event_type, payload)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
+             ON CONFLICT DO NOTHING
+             RETURNING id, destination_id, event_type)
+         INSERT INTO webhook_queue (delivery_id, destination_id, test)
+         SELECT id, destination_id, event_type = 'test' FROM queued",
         &column(|d| d.ulid.clone()),
         &deliveries.iter().map(|d| d.workspace_id).collect::<Vec<i64>>(),
         &deliveries.iter().map(|d| d.destination_id).collect::<Vec<i64>>(),
@@ -123,36 +127,34 @@ pub async fn claim_due(
     sqlx::query_as!(
         ClaimedDelivery,
         r#"WITH RECURSIVE pending_destinations AS (
-             (SELECT destination_id FROM webhook_deliveries WHERE status = 'pending'
-              ORDER BY destination_id LIMIT 1)
+             (SELECT destination_id FROM webhook_queue ORDER BY destination_id LIMIT 1)
              UNION ALL
-             SELECT (SELECT x.destination_id FROM webhook_deliveries x
-                     WHERE x.status = 'pending' AND x.destination_id > p.destination_id
-                     ORDER BY x.destination_id LIMIT 1)
+             SELECT (SELECT q.destination_id FROM webhook_queue q
+                     WHERE q.destination_id > p.destination_id
+                     ORDER BY q.destination_id LIMIT 1)
              FROM pending_destinations p WHERE p.destination_id IS NOT NULL),
          candidates AS (
-             SELECT c.id, c.next_attempt_at, w.workspace_id
+             SELECT c.delivery_id AS id, c.next_attempt_at, w.workspace_id
              FROM pending_destinations p
              JOIN webhook_destinations w ON w.id = p.destination_id
              LEFT JOIN unnest($4::bigint[], $5::int[]) AS r(destination_id, room)
                   ON r.destination_id = p.destination_id
              CROSS JOIN LATERAL (
                  -- An enabled destination: its oldest due deliveries.
-                 (SELECT x.id, x.next_attempt_at FROM webhook_deliveries x
-                  WHERE w.enabled AND x.destination_id = p.destination_id AND x.status = 'pending'
-                    AND x.next_attempt_at <= now()
-                    AND (x.locked_until IS NULL OR x.locked_until < now())
-                  ORDER BY x.next_attempt_at, x.id
+                 (SELECT q.delivery_id, q.next_attempt_at FROM webhook_queue q
+                  WHERE w.enabled AND q.destination_id = p.destination_id
+                    AND q.next_attempt_at <= now()
+                    AND (q.locked_until IS NULL OR q.locked_until < now())
+                  ORDER BY q.next_attempt_at, q.delivery_id
                   LIMIT coalesce(r.room, $6))
                  UNION ALL
                  -- A disabled one: only test notifications (an explicit request), found by
                  -- their own index so its waiting backlog is never read.
-                 (SELECT x.id, x.next_attempt_at FROM webhook_deliveries x
-                  WHERE NOT w.enabled AND x.destination_id = p.destination_id
-                    AND x.status = 'pending' AND x.event_type = 'test'
-                    AND x.next_attempt_at <= now()
-                    AND (x.locked_until IS NULL OR x.locked_until < now())
-                  ORDER BY x.next_attempt_at, x.id
+                 (SELECT q.delivery_id, q.next_attempt_at FROM webhook_queue q
+                  WHERE NOT w.enabled AND q.destination_id = p.destination_id AND q.test
+                    AND q.next_attempt_at <= now()
+                    AND (q.locked_until IS NULL OR q.locked_until < now())
+                  ORDER BY q.next_attempt_at, q.delivery_id
                   LIMIT coalesce(r.room, $6))) c
              WHERE NOT (p.destination_id = ANY($3)) AND NOT (w.workspace_id = ANY($7))),
          -- Each workspace's candidates in its turns, up to its room; its turns count on from
@@ -169,20 +171,23 @@ pub async fn claim_due(
              WHERE t.turn <= coalesce(s.room, $10)
              ORDER BY t.turn + $10 - coalesce(s.room, $10), t.next_attempt_at, t.id
              LIMIT $1),
-         -- The chosen by primary key (an array, so never a hash join over every pending
-         -- delivery: with a large backlog the planner chose one, a scan of the whole queue
-         -- per claim), locked if no other claim has them.
+         -- The chosen by primary key (an array, so never a hash join over the whole queue),
+         -- locked if no other claim has them.
          due AS (
-             SELECT d.id FROM webhook_deliveries d
-             WHERE d.id = ANY(ARRAY(SELECT id FROM chosen))
-               AND d.status = 'pending' AND (d.locked_until IS NULL OR d.locked_until < now())
-             FOR UPDATE OF d SKIP LOCKED)
-         UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2)
-         FROM due, webhook_destinations w
-         WHERE d.id = due.id AND w.id = d.destination_id
-         RETURNING d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url AS "url!", w.secret AS "secret!",
-                   CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret,
-                   d.replay_id"#,
+             SELECT q.delivery_id FROM webhook_queue q
+             WHERE q.delivery_id = ANY(ARRAY(SELECT id FROM chosen))
+               AND (q.locked_until IS NULL OR q.locked_until < now())
+             FOR UPDATE OF q SKIP LOCKED),
+         leased AS (
+             UPDATE webhook_queue q SET locked_until = now() + make_interval(secs => $2)
+             FROM due WHERE q.delivery_id = due.delivery_id
+             RETURNING q.delivery_id)
+         SELECT d.id, d.workspace_id, d.destination_id, d.ulid, d.payload, d.attempts, w.url AS "url!", w.secret AS "secret!",
+                CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret,
+                d.replay_id
+         FROM leased
+         JOIN webhook_deliveries d ON d.id = leased.delivery_id
+         JOIN webhook_destinations w ON w.id = d.destination_id"#,
         limit,
         lease.as_secs_f64(),
         &room.full,
@@ -205,7 +210,8 @@ pub async fn record_resend(pool: &PgPool, record: &AttemptRecord) -> Result<(), 
         "WITH attempt AS (
              INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                            response_status, response_headers, response_body, error, succeeded)
-             VALUES ($1, 'resend', $2, $3, $4, $5, $6, $7, $8, $9, $10))
+             VALUES ($1, 'resend', $2, $3, $4, $5, $6, $7, $8, $9, $10)),
+         delivered AS (DELETE FROM webhook_queue WHERE delivery_id = $1 AND $10)
          UPDATE webhook_deliveries SET
              status = CASE WHEN $10 THEN 'succeeded' ELSE status END,
              updated_at = now()
@@ -333,13 +339,22 @@ pub async fn record_automatic_batch(
              INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                            response_status, response_headers, response_body, error, succeeded)
              SELECT delivery_id, trigger, started_at, duration_ms, url, request_headers, response_status,
-                    response_headers, response_body, error, succeeded FROM input)
+                    response_headers, response_body, error, succeeded FROM input),
+         -- A retry waits in the queue (put back if a successful resend took it out
+         -- meanwhile, as the status below says pending again); a delivery that ended leaves.
+         retried AS (
+             INSERT INTO webhook_queue (delivery_id, destination_id, test, next_attempt_at)
+             SELECT d.id, d.destination_id, d.event_type = 'test', now() + make_interval(secs => i.retry_after)
+             FROM input i JOIN webhook_deliveries d ON d.id = i.delivery_id
+             WHERE i.status = 'pending'
+             ON CONFLICT (delivery_id) DO UPDATE
+                 SET next_attempt_at = EXCLUDED.next_attempt_at, locked_until = NULL),
+         ended AS (
+             DELETE FROM webhook_queue q USING input i
+             WHERE q.delivery_id = i.delivery_id AND i.status <> 'pending')
          UPDATE webhook_deliveries d SET
              attempts = d.attempts + 1,
              status = i.status,
-             next_attempt_at = CASE WHEN i.retry_after IS NULL THEN d.next_attempt_at
-                                    ELSE now() + make_interval(secs => i.retry_after) END,
-             locked_until = NULL,
              replay_id = NULL,
              updated_at = now()
          FROM input i WHERE d.id = i.delivery_id"#,
@@ -362,7 +377,7 @@ pub async fn record_automatic_batch(
     Ok(())
 }
 
-/// Counts pending deliveries (by the pending-only index) for `/metrics`.
+/// Counts pending deliveries (the queue) for `/metrics`.
 pub async fn backlog(pool: &PgPool) -> Result<QueueDepth, sqlx::Error> {
     let (pending, due, leased, oldest): (i64, i64, i64, f64) = sqlx::query_as(
         "SELECT count(*),
@@ -370,7 +385,7 @@ pub async fn backlog(pool: &PgPool) -> Result<QueueDepth, sqlx::Error> {
                 count(*) FILTER (WHERE locked_until >= now()),
                 COALESCE(EXTRACT(EPOCH FROM now() - min(next_attempt_at)
                     FILTER (WHERE next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now()))), 0)::float8
-         FROM webhook_deliveries WHERE status = 'pending'",
+         FROM webhook_queue",
     )
     .fetch_one(pool)
     .await?;

@@ -92,9 +92,12 @@ pub async fn replay_failed(
     .fetch_one(&mut *tx)
     .await?;
     let queued = sqlx::query(&format!(
-        "UPDATE webhook_deliveries SET status = 'pending', replay_id = $3, next_attempt_at = now(),
-                locked_until = NULL, updated_at = now()
-         WHERE {FAILED_SINCE}"
+        "WITH replayed AS (
+             UPDATE webhook_deliveries SET status = 'pending', replay_id = $3, updated_at = now()
+             WHERE {FAILED_SINCE}
+             RETURNING id, destination_id, event_type)
+         INSERT INTO webhook_queue (delivery_id, destination_id, test)
+         SELECT id, destination_id, event_type = 'test' FROM replayed"
     ))
     .bind(destination_id)
     .bind(since)

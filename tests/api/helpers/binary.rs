@@ -105,12 +105,11 @@ pub fn unique_ulids(receiver: &Receiver) -> (usize, usize) {
 /// Deliveries leased right now: claimed by a worker and not yet recorded. After a worker is
 /// killed, only these may be delivered twice.
 pub async fn leased_now(pool: &sqlx::PgPool) -> usize {
-    let leased: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM webhook_deliveries WHERE status = 'pending' AND locked_until > now()",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
+    let leased: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_queue WHERE locked_until > now()")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     leased as usize
 }
 

@@ -603,12 +603,15 @@ async fn old_log_entries_are_pruned() {
         .unwrap();
     // Written finished (the pending one due tomorrow) so the worker leaves them alone.
     sqlx::query(
-        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload,
-                                         status, next_attempt_at, created_at)
-         SELECT 'backlog' || n, d.workspace_id, d.id, 'ticketOpened', '{}',
-                CASE WHEN n = 12001 THEN 'pending' ELSE 'succeeded' END,
-                now() + interval '1 day', now() - interval '40 days'
-         FROM webhook_destinations d, generate_series(1, 12001) AS n WHERE d.id = $1",
+        "WITH backlog AS (
+             INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload,
+                                             status, created_at)
+             SELECT 'backlog' || n, d.workspace_id, d.id, 'ticketOpened', '{}',
+                    CASE WHEN n = 12001 THEN 'pending' ELSE 'succeeded' END, now() - interval '40 days'
+             FROM webhook_destinations d, generate_series(1, 12001) AS n WHERE d.id = $1
+             RETURNING id, destination_id, status)
+         INSERT INTO webhook_queue (delivery_id, destination_id, test, next_attempt_at)
+         SELECT id, destination_id, false, now() + interval '1 day' FROM backlog WHERE status = 'pending'",
     )
     .bind(destination)
     .execute(&s.app.pool)
@@ -641,9 +644,13 @@ async fn old_log_entries_are_pruned() {
 /// fanned out long ago would have left them.
 async fn queue_backlog(pool: &sqlx::PgPool, destination: i64, count: usize) {
     sqlx::query(
-        "INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload)
-         SELECT 'backlog' || d.id || '-' || n, d.workspace_id, d.id, 'ticketOpened', $3
-         FROM webhook_destinations d, generate_series(1, $2) AS n WHERE d.id = $1",
+        "WITH backlog AS (
+             INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload)
+             SELECT 'backlog' || d.id || '-' || n, d.workspace_id, d.id, 'ticketOpened', $3
+             FROM webhook_destinations d, generate_series(1, $2) AS n WHERE d.id = $1
+             RETURNING id, destination_id)
+         INSERT INTO webhook_queue (delivery_id, destination_id, test)
+         SELECT id, destination_id, false FROM backlog",
     )
     .bind(destination)
     .bind(count as i32)

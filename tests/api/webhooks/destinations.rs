@@ -245,8 +245,9 @@ async fn a_retry_queued_before_disabling_waits_while_a_test_goes_out() {
     // Well past the retry's due time it has still not been attempted again.
     eventually("the retry is overdue", Duration::from_secs(10), || async {
         let (attempts, overdue): (i32, bool) = sqlx::query_as(
-            "SELECT attempts, next_attempt_at < now() - interval '1 second'
-             FROM webhook_deliveries WHERE event_type = 'ticketOpened'",
+            "SELECT d.attempts, q.next_attempt_at < now() - interval '1 second'
+             FROM webhook_deliveries d JOIN webhook_queue q ON q.delivery_id = d.id
+             WHERE d.event_type = 'ticketOpened'",
         )
         .fetch_one(&s.app.pool)
         .await
