@@ -1045,3 +1045,57 @@ async fn a_delivered_notification_ends_the_streak_and_a_short_streak_disables_no
         assert_eq!(d["enabled"], true);
     }
 }
+
+/// A delivery waiting for its retry that a resend delivers leaves the queue: no automatic
+/// attempt follows, and the log says succeeded.
+#[tokio::test]
+async fn a_successful_resend_ends_a_delivery_waiting_for_its_retry() {
+    let s = setup_with(&[("WEBHOOK_RETRY_DELAYS", "3600,3600")]).await;
+    let failing = Receiver::start(Behaviour::Respond(500, "{}".into())).await;
+    let destination = s
+        .destination(&s.ws.agent, "personal", &failing.url, &["ticketOpened"])
+        .await;
+    s.ticket(&s.ws.owner).await;
+    failing.wait_for(1).await;
+    let api = s.app.api(&s.ws.agent);
+    let id = destination["id"].as_i64().unwrap();
+    let delivery: i64 = eventually(
+        "the failure is recorded",
+        Duration::from_secs(10),
+        || async {
+            sqlx::query_scalar(
+                "SELECT d.id FROM webhook_deliveries d JOIN webhook_queue q ON q.delivery_id = d.id
+             WHERE d.attempts = 1 AND q.next_attempt_at > now() + interval '1 minute'",
+            )
+            .fetch_optional(&s.app.pool)
+            .await
+            .unwrap()
+        },
+    )
+    .await;
+    let healthy = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    let patched = api
+        .patch(
+            &format!("/api/webhook-destinations/{id}"),
+            &json!({"url": healthy.url}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let resent: Value = api
+        .post(
+            &format!("/api/webhook-deliveries/{delivery}/resend"),
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resent["status"], "succeeded");
+    assert_eq!(resent["next_attempt_at"], Value::Null);
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM webhook_queue")
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "the delivery left the queue");
+    assert_eq!(healthy.requests().len(), 1);
+}
