@@ -1,6 +1,8 @@
 //! Tickets and the actions on them: receive, assign, close, reopen. Replies and notes live
 //! in `messages` and `notes`. Each action runs in its own transaction with its event.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -177,25 +179,14 @@ pub struct NewContact {
     pub email: String,
 }
 
-/// A new ticket arrives from a contact: the ticket, its first message, and `ticket_opened`.
-///
-/// One statement, so one round trip: it checks the channel, writes the contact, ticket,
-/// message and event. The number comes from the workspace's own
-/// sequence (migration 0019), which holds no lock until commit, so the tickets of one
-/// workspace are written in parallel. It is taken only once the channel is known to be the
-/// workspace's, so a refused ticket uses up no number and touches no contact.
-pub async fn receive_ticket(
-    pool: &PgPool,
-    workspace_id: i64,
-    new: NewTicket,
-) -> Result<Ticket, AppError> {
-    let subject = fields::required_text("subject", "Subject", &new.subject, 500)?;
-    let body = fields::required_text("body", "Message", &new.body, fields::MAX_BODY_CHARS)?;
-    let contact = check_contact(&new.contact.name, &new.contact.email)?;
+/// The statement [`receive_ticket`] runs, built once: `$1` workspace, `$2`/`$3` contact name
+/// and email, `$4` channel, `$5` ticket ulid, `$6` subject, `$7` message ulid, `$8` body,
+/// `$9` the event's kind.
+static RECEIVE_TICKET: LazyLock<String> = LazyLock::new(|| {
     let upsert_contact = upsert_contact_if(
         "$4::bigint IS NULL OR EXISTS (SELECT FROM channels WHERE id = $4 AND workspace_id = $1)",
     );
-    let row: Option<TicketRow> = sqlx::query_as(&format!(
+    format!(
         "WITH contact AS ({upsert_contact}),
          ticket AS (
              INSERT INTO tickets (ulid, workspace_id, number, subject, status, channel_id, contact_id)
@@ -218,18 +209,36 @@ pub async fn receive_ticket(
                 NULL::text AS assignee_email
          FROM ticket CROSS JOIN contact CROSS JOIN event
          LEFT JOIN channels channel ON channel.id = ticket.channel_id"
-    ))
-    .bind(workspace_id)
-    .bind(&contact.name)
-    .bind(&contact.email)
-    .bind(new.channel_id)
-    .bind(new_ulid())
-    .bind(&subject)
-    .bind(new_ulid())
-    .bind(&body)
-    .bind(EventKind::TicketOpened.as_str())
-    .fetch_optional(pool)
-    .await?;
+    )
+});
+
+/// A new ticket arrives from a contact: the ticket, its first message, and `ticket_opened`.
+///
+/// One statement ([`RECEIVE_TICKET`]), so one round trip: it checks the channel, writes the
+/// contact, ticket, message and event. The number comes from the workspace's own sequence
+/// (migration 0019), which holds no lock until commit, so the tickets of one workspace are
+/// written in parallel. It is taken only once the channel is known to be the
+/// workspace's, so a refused ticket uses up no number and touches no contact.
+pub async fn receive_ticket(
+    pool: &PgPool,
+    workspace_id: i64,
+    new: NewTicket,
+) -> Result<Ticket, AppError> {
+    let subject = fields::required_text("subject", "Subject", &new.subject, 500)?;
+    let body = fields::required_text("body", "Message", &new.body, fields::MAX_BODY_CHARS)?;
+    let contact = check_contact(&new.contact.name, &new.contact.email)?;
+    let row: Option<TicketRow> = sqlx::query_as(&RECEIVE_TICKET)
+        .bind(workspace_id)
+        .bind(&contact.name)
+        .bind(&contact.email)
+        .bind(new.channel_id)
+        .bind(new_ulid())
+        .bind(&subject)
+        .bind(new_ulid())
+        .bind(&body)
+        .bind(EventKind::TicketOpened.as_str())
+        .fetch_optional(pool)
+        .await?;
     let row = row
         .ok_or_else(|| AppError::validation("channel_id", "No such channel in this workspace."))?;
     Ok(row.into())
