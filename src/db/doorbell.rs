@@ -12,57 +12,47 @@
 //! NOTIFY only says "look now".
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::PgPool;
 use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Rings `channel`; cheap to clone. The task sending the NOTIFYs ends with the last clone.
 #[derive(Clone)]
 pub struct Doorbell {
-    handle: Arc<Handle>,
-}
-
-struct Shared {
-    rung: Notify,
-    closed: AtomicBool,
-}
-
-/// Tells the task to end when the last [`Doorbell`] is dropped.
-struct Handle(Arc<Shared>);
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.0.closed.store(true, Ordering::Release);
-        self.0.rung.notify_one();
-    }
+    rung: Arc<Notify>,
+    _stop_with_last_clone: Arc<DropGuard>,
 }
 
 impl Doorbell {
     /// Starts the task that sends `NOTIFY channel` on `pool` after each ring.
     pub fn spawn(pool: PgPool, channel: &'static str) -> Self {
-        let shared = Arc::new(Shared {
-            rung: Notify::new(),
-            closed: AtomicBool::new(false),
-        });
-        tokio::spawn(send_rings(pool, channel, shared.clone()));
+        let rung = Arc::new(Notify::new());
+        let stop = CancellationToken::new();
+        tokio::spawn(send_rings(pool, channel, rung.clone(), stop.clone()));
         Doorbell {
-            handle: Arc::new(Handle(shared)),
+            rung,
+            _stop_with_last_clone: Arc::new(stop.drop_guard()),
         }
     }
 
     /// Asks for a NOTIFY soon; call it after the commit whose rows the listeners should see.
     pub fn ring(&self) {
         // A stored permit if the task is busy: rings while a NOTIFY is on its way make one.
-        self.handle.0.rung.notify_one();
+        self.rung.notify_one();
     }
 }
 
-async fn send_rings(pool: PgPool, channel: &'static str, shared: Arc<Shared>) {
+async fn send_rings(
+    pool: PgPool,
+    channel: &'static str,
+    rung: Arc<Notify>,
+    stop: CancellationToken,
+) {
     loop {
-        shared.rung.notified().await;
-        if shared.closed.load(Ordering::Acquire) {
-            return;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = rung.notified() => {}
         }
         // The NOTIFY needs a transaction id, so its commit is a WAL record; nothing is lost
         // if that record is not flushed before the answer (a crash loses only the wake-up,
