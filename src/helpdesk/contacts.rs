@@ -26,15 +26,31 @@ pub fn check_contact(name: &str, email: &str) -> Result<ContactFields, AppError>
     })
 }
 
-/// The contact with this email, created if new: an existing contact keeps its email's
-/// spelling, and its name is updated to the latest one given. A statement fragment (a
-/// `WITH` query giving `id, name, email`) for the statement that receives a ticket, with
-/// `$1` the workspace, `$2` the name and `$3` the email; nothing is written unless
-/// `condition` (SQL) holds.
-pub(super) fn upsert_contact_if(condition: &str) -> String {
+/// The contacts of a batch of arriving tickets, each created if new: an existing contact
+/// keeps its email's spelling, and its name is updated to the latest one given. `WITH`
+/// queries for the statement that receives tickets, reading `arrivals` (a query with
+/// `workspace_id, name, email, position`); the last, `contact`, gives one row `id,
+/// workspace_id, name, email` per address of the batch, with the name of its latest arrival.
+///
+/// A contact whose name is unchanged is only read: an upsert would lock its row until the
+/// commit, so the tickets of one contact (a burst from one address) would commit one at a
+/// time. Each address is written once per statement, which an upsert requires.
+pub(super) fn contacts_of(arrivals: &str) -> String {
     format!(
-        "INSERT INTO contacts (workspace_id, name, email) SELECT $1, $2, $3 WHERE {condition}
-         ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name
-         RETURNING id, name, email"
+        "wanted_contact AS (
+             SELECT DISTINCT ON (workspace_id, lower(email)) workspace_id, name, email
+             FROM {arrivals} ORDER BY workspace_id, lower(email), position DESC),
+         known_contact AS (
+             SELECT c.id, c.workspace_id, c.name, c.email
+             FROM wanted_contact w JOIN contacts c ON c.workspace_id = w.workspace_id
+                  AND lower(c.email) = lower(w.email) AND c.name = w.name),
+         written_contact AS (
+             INSERT INTO contacts (workspace_id, name, email)
+             SELECT w.workspace_id, w.name, w.email FROM wanted_contact w
+             WHERE NOT EXISTS (SELECT FROM known_contact k WHERE k.workspace_id = w.workspace_id
+                                   AND lower(k.email) = lower(w.email))
+             ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name
+             RETURNING id, workspace_id, name, email),
+         contact AS (SELECT * FROM known_contact UNION ALL SELECT * FROM written_contact)"
     )
 }

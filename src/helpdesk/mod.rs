@@ -5,6 +5,7 @@ pub mod channels;
 pub mod contacts;
 pub mod events;
 pub mod fields;
+pub mod intake;
 pub mod mentions;
 pub mod messages;
 pub mod notes;

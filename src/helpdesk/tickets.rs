@@ -1,7 +1,6 @@
-//! Tickets and the actions on them: receive, assign, close, reopen. Replies and notes live
-//! in `messages` and `notes`. Each action runs in its own transaction with its event.
-
-use std::sync::LazyLock;
+//! Tickets and the actions on them: assign, close, reopen. New tickets arrive through
+//! `intake`; replies and notes live in `messages` and `notes`. Each action runs in its own
+//! transaction with its event.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,14 +9,13 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use super::channels::Channel;
-use super::contacts::{Contact, check_contact, upsert_contact_if};
+use super::contacts::Contact;
 use super::events::{EventKind, record_event};
 use super::messages::{Message, list_messages};
 use super::notes::{Note, list_notes};
 pub use super::ticket_lock::TicketStatus;
 use super::ticket_lock::{change_status, lock_ticket};
 use super::users::{User, UserSummary, get_workspace_user};
-use super::{fields, new_ulid};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -44,7 +42,7 @@ pub struct TicketDetail {
 }
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(super) struct TicketRow {
     id: i64,
     ulid: String,
     number: i32,
@@ -163,85 +161,6 @@ pub async fn list_tickets(
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(Ticket::from).collect())
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct NewTicket {
-    pub subject: String,
-    pub body: String,
-    pub contact: NewContact,
-    pub channel_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct NewContact {
-    pub name: String,
-    pub email: String,
-}
-
-/// The statement [`receive_ticket`] runs, built once: `$1` workspace, `$2`/`$3` contact name
-/// and email, `$4` channel, `$5` ticket ulid, `$6` subject, `$7` message ulid, `$8` body,
-/// `$9` the event's kind.
-static RECEIVE_TICKET: LazyLock<String> = LazyLock::new(|| {
-    let upsert_contact = upsert_contact_if(
-        "$4::bigint IS NULL OR EXISTS (SELECT FROM channels WHERE id = $4 AND workspace_id = $1)",
-    );
-    format!(
-        "WITH contact AS ({upsert_contact}),
-         ticket AS (
-             INSERT INTO tickets (ulid, workspace_id, number, subject, status, channel_id, contact_id)
-             SELECT $5, $1, nextval(format('ticket_numbers.w%s', $1)::regclass), $6, 'open', $4,
-                    contact.id
-             FROM contact
-             RETURNING id, ulid, number, subject, status, created_at, updated_at, channel_id),
-         message AS (
-             INSERT INTO messages (ulid, workspace_id, ticket_id, author_kind, body)
-             SELECT $7, $1, ticket.id, 'contact', $8 FROM ticket
-             RETURNING id),
-         event AS (
-             INSERT INTO events (workspace_id, ticket_id, kind, data)
-             SELECT $1, ticket.id, $9, jsonb_build_object('message_id', message.id)
-             FROM ticket, message
-             RETURNING id)
-         SELECT ticket.*, channel.name AS channel_name, contact.id AS contact_id,
-                contact.name AS contact_name, contact.email AS contact_email,
-                NULL::bigint AS assignee_id, NULL::text AS assignee_name,
-                NULL::text AS assignee_email
-         FROM ticket CROSS JOIN contact CROSS JOIN event
-         LEFT JOIN channels channel ON channel.id = ticket.channel_id"
-    )
-});
-
-/// A new ticket arrives from a contact: the ticket, its first message, and `ticket_opened`.
-///
-/// One statement ([`RECEIVE_TICKET`]), so one round trip: it checks the channel, writes the
-/// contact, ticket, message and event. The number comes from the workspace's own sequence
-/// (migration 0019), which holds no lock until commit, so the tickets of one workspace are
-/// written in parallel. It is taken only once the channel is known to be the
-/// workspace's, so a refused ticket uses up no number and touches no contact.
-pub async fn receive_ticket(
-    pool: &PgPool,
-    workspace_id: i64,
-    new: NewTicket,
-) -> Result<Ticket, AppError> {
-    let subject = fields::required_text("subject", "Subject", &new.subject, 500)?;
-    let body = fields::required_text("body", "Message", &new.body, fields::MAX_BODY_CHARS)?;
-    let contact = check_contact(&new.contact.name, &new.contact.email)?;
-    let row: Option<TicketRow> = sqlx::query_as(&RECEIVE_TICKET)
-        .bind(workspace_id)
-        .bind(&contact.name)
-        .bind(&contact.email)
-        .bind(new.channel_id)
-        .bind(new_ulid())
-        .bind(&subject)
-        .bind(new_ulid())
-        .bind(&body)
-        .bind(EventKind::TicketOpened.as_str())
-        .fetch_optional(pool)
-        .await?;
-    let row = row
-        .ok_or_else(|| AppError::validation("channel_id", "No such channel in this workspace."))?;
-    Ok(row.into())
 }
 
 /// Assigns the ticket to `assignee_id` (or unassigns with `None`). `actor` is the user who

@@ -11,6 +11,7 @@ use crate::auth::login::Logins;
 use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
 use crate::db::doorbell::Doorbell;
+use crate::helpdesk::intake::TicketIntake;
 use crate::metrics::Metrics;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::Sidebar;
@@ -29,6 +30,8 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     /// Rung after writes: new events for the consumers (`web::event_wakeups`).
     pub events: Doorbell,
+    /// Where new tickets wait for their batch (`helpdesk::intake`).
+    pub intake: TicketIntake,
 }
 
 impl AppState {
@@ -57,6 +60,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             metrics,
             events: Doorbell::spawn(pool.clone(), crate::helpdesk::events::NOTIFY_CHANNEL),
+            intake: TicketIntake::spawn(pool.clone()),
             outbound,
             sidebar,
             credentials: Arc::default(),
@@ -99,6 +103,10 @@ impl AppState {
 
     pub fn events(&self) -> &Doorbell {
         &self.0.events
+    }
+
+    pub fn intake(&self) -> &TicketIntake {
+        &self.0.intake
     }
 }
 

@@ -83,29 +83,41 @@ pub async fn fan_out_pending(
     if events.is_empty() {
         return Ok(0);
     }
-    let mut subscribers: HashMap<i64, Vec<Subscriber>> = HashMap::new();
-    let context = Context::load(&mut tx, app_url, &events).await?;
+    let mut subscribers = load_subscribers(&mut tx, &events).await?;
+    // Who hears what first: the objects payloads are made of are loaded only for the events
+    // someone hears (a workspace with no destinations costs its events' marks alone).
+    let heard: Vec<(&EventRow, Vec<Notification>)> = events
+        .iter()
+        .map(|event| {
+            let subscribers = subscribers.entry(event.workspace_id).or_default();
+            (event, audience(&event.facts(), subscribers))
+        })
+        .filter(|(_, notifications)| !notifications.is_empty())
+        .collect();
     let mut deliveries = Vec::new();
-    for event in &events {
-        if let std::collections::hash_map::Entry::Vacant(slot) =
-            subscribers.entry(event.workspace_id)
-        {
-            slot.insert(load_subscribers(&mut tx, event.workspace_id).await?);
-        }
-        let notifications = audience(&event.facts(), &subscribers[&event.workspace_id]);
-        for notification in notifications {
-            let Some(body) = context.body(event, &notification) else {
-                continue;
-            };
-            let ulid = new_ulid();
-            deliveries.push(NewDelivery {
-                payload: payload::render(Some(notification.event_type), Utc::now(), &ulid, &body),
-                ulid,
-                workspace_id: event.workspace_id,
-                destination_id: notification.destination_id,
-                event_id: Some(event.id),
-                event_type: notification.event_type.as_str().to_string(),
-            });
+    if !heard.is_empty() {
+        let heard_events: Vec<&EventRow> = heard.iter().map(|(event, _)| *event).collect();
+        let context = Context::load(&mut tx, app_url, &heard_events).await?;
+        for (event, notifications) in heard {
+            for notification in notifications {
+                let Some(body) = context.body(event, &notification) else {
+                    continue;
+                };
+                let ulid = new_ulid();
+                deliveries.push(NewDelivery {
+                    payload: payload::render(
+                        Some(notification.event_type),
+                        Utc::now(),
+                        &ulid,
+                        &body,
+                    ),
+                    ulid,
+                    workspace_id: event.workspace_id,
+                    destination_id: notification.destination_id,
+                    event_id: Some(event.id),
+                    event_type: notification.event_type.as_str().to_string(),
+                });
+            }
         }
     }
     queue::insert_deliveries(&mut tx, &deliveries).await?;
@@ -120,24 +132,33 @@ pub async fn fan_out_pending(
     Ok(events.len())
 }
 
+/// The enabled destinations of the workspaces `events` come from, by workspace, in one query.
 async fn load_subscribers(
     conn: &mut PgConnection,
-    workspace_id: i64,
-) -> Result<Vec<Subscriber>, sqlx::Error> {
-    let rows: Vec<(i64, Option<i64>, Vec<String>)> = sqlx::query_as(
-        "SELECT id, owner_user_id, events FROM webhook_destinations WHERE workspace_id = $1 AND enabled ORDER BY id",
+    events: &[EventRow],
+) -> Result<HashMap<i64, Vec<Subscriber>>, sqlx::Error> {
+    let mut workspaces: Vec<i64> = events.iter().map(|e| e.workspace_id).collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    let rows: Vec<(i64, i64, Option<i64>, Vec<String>)> = sqlx::query_as(
+        "SELECT workspace_id, id, owner_user_id, events FROM webhook_destinations
+         WHERE workspace_id = ANY($1) AND enabled ORDER BY id",
     )
-    .bind(workspace_id)
+    .bind(&workspaces)
     .fetch_all(conn)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, owner, events)| Subscriber {
-            destination_id: id,
-            owner_user_id: owner,
-            events: events.iter().filter_map(|e| EventType::parse(e)).collect(),
-        })
-        .collect())
+    let mut subscribers: HashMap<i64, Vec<Subscriber>> = HashMap::new();
+    for (workspace_id, id, owner, events) in rows {
+        subscribers
+            .entry(workspace_id)
+            .or_default()
+            .push(Subscriber {
+                destination_id: id,
+                owner_user_id: owner,
+                events: events.iter().filter_map(|e| EventType::parse(e)).collect(),
+            });
+    }
+    Ok(subscribers)
 }
 
 /// A ticket as its payload object is made.
@@ -168,7 +189,7 @@ impl Context {
     async fn load(
         conn: &mut PgConnection,
         app_url: &AppUrl,
-        events: &[EventRow],
+        events: &[&EventRow],
     ) -> Result<Context, sqlx::Error> {
         let ids = |key: &str| -> Vec<i64> {
             events
@@ -192,11 +213,14 @@ impl Context {
         .bind(&ticket_ids)
         .fetch_all(&mut *conn)
         .await?;
-        let users: Vec<(i64, String, String)> =
+        let users: Vec<(i64, String, String)> = if user_ids.is_empty() {
+            Vec::new()
+        } else {
             sqlx::query_as("SELECT id, name, email FROM users WHERE id = ANY($1)")
                 .bind(&user_ids)
                 .fetch_all(&mut *conn)
-                .await?;
+                .await?
+        };
         Ok(Context {
             tickets: tickets
                 .into_iter()

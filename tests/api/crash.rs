@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use therethere::helpdesk::tickets::{NewContact, NewTicket, receive_ticket};
+use therethere::helpdesk::intake::{NewContact, NewTicket, receive_ticket};
 use therethere::helpdesk::users::{NewUser, Role};
 use therethere::helpdesk::workspaces::create_workspace;
 

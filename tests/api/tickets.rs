@@ -2,9 +2,10 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use therethere::helpdesk::intake::{Arrival, NewContact, NewTicket, receive_tickets};
 use therethere::helpdesk::tickets::assign_ticket;
 
-use crate::helpers::{spawn_app, ticket_body};
+use crate::helpers::{TestWorkspace, spawn_app, ticket_body};
 
 #[tokio::test]
 async fn receiving_a_ticket_creates_it_with_its_first_message_and_records_ticket_opened() {
@@ -110,6 +111,118 @@ async fn every_workspace_has_its_own_ticket_number_sequence_from_creation_to_del
             .await
             .unwrap();
     assert_eq!(left, None, "the sequence goes with its workspace");
+}
+
+/// Tickets that arrive together share one statement (`helpdesk::intake`); each still gets its
+/// own answer, in order: a refused one is refused alone and takes no number, one contact
+/// written twice in a batch is one contact (named as its latest arrival says), and
+/// workspaces keep their own contacts and numbers.
+#[tokio::test]
+async fn tickets_received_in_one_batch_each_get_their_own_answer() {
+    let app = spawn_app().await;
+    let a = app.create_workspace("Acme").await;
+    let b = app.create_workspace("Globex").await;
+    let channel = |ws: &TestWorkspace| {
+        let api = app.api(&ws.admin);
+        async move {
+            let channel: Value = api
+                .post("/api/channels", &json!({"name": "Support"}))
+                .await
+                .json()
+                .await
+                .unwrap();
+            channel["id"].as_i64().unwrap()
+        }
+    };
+    let (a_channel, b_channel) = (channel(&a).await, channel(&b).await);
+    let jane = app
+        .create_ticket(&a.agent, ticket_body("Earlier", "jane@example.com"))
+        .await;
+    let arrival = |ws: &TestWorkspace, subject: &str, name: &str, email: &str, channel| {
+        Arrival::check(
+            ws.id,
+            NewTicket {
+                subject: subject.into(),
+                body: format!("About {subject}"),
+                contact: NewContact {
+                    name: name.into(),
+                    email: email.into(),
+                },
+                channel_id: channel,
+            },
+        )
+        .unwrap()
+    };
+    let arrivals = [
+        arrival(&a, "One", "Jane Doe", "jane@example.com", Some(a_channel)),
+        arrival(&a, "Two", "Jane D.", "JANE@example.com", None),
+        arrival(&a, "Three", "Bob", "bob@example.com", Some(b_channel)),
+        arrival(&b, "Four", "Jane", "jane@example.com", Some(b_channel)),
+        arrival(&a, "Five", "Ann", "ann@example.com", Some(a_channel)),
+        arrival(&a, "Six", "Ann", "ann@example.com", None),
+    ];
+    let tickets = receive_tickets(&app.pool, &arrivals).await.unwrap();
+
+    assert_eq!(tickets.len(), 6);
+    assert!(
+        tickets[2].is_none(),
+        "another workspace's channel is refused"
+    );
+    let got = |i: usize| tickets[i].as_ref().unwrap();
+    for (i, subject) in [(0, "One"), (1, "Two"), (3, "Four"), (4, "Five"), (5, "Six")] {
+        assert_eq!(got(i).subject, subject, "each answer is its own arrival's");
+    }
+    let mut numbers: Vec<i32> = [0, 1, 4, 5].iter().map(|&i| got(i).number).collect();
+    numbers.sort();
+    assert_eq!(numbers, [2, 3, 4, 5], "no number for the refused one");
+    assert_eq!(got(3).number, 1, "the other workspace counts its own");
+    assert_eq!(got(0).contact.id, jane["contact"]["id"].as_i64().unwrap());
+    assert_eq!(
+        got(1).contact.id,
+        got(0).contact.id,
+        "one contact per address"
+    );
+    assert_eq!(
+        got(1).contact.name,
+        "Jane D.",
+        "named as the latest arrival says"
+    );
+    assert_eq!(
+        got(1).contact.email,
+        "jane@example.com",
+        "its spelling is kept"
+    );
+    assert_eq!(got(4).contact.id, got(5).contact.id);
+    assert_ne!(
+        got(3).contact.id,
+        got(0).contact.id,
+        "workspaces keep their own contacts"
+    );
+    assert_eq!(got(0).channel.as_ref().map(|c| c.id), Some(a_channel));
+    let (contacts, messages, events): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM contacts WHERE workspace_id = $1),
+                (SELECT count(*) FROM messages WHERE workspace_id = $1),
+                (SELECT count(*) FROM events WHERE workspace_id = $1 AND kind = 'ticket_opened')",
+    )
+    .bind(a.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (contacts, messages, events),
+        (2, 5, 5),
+        "Bob was never written"
+    );
+    for i in [0, 1, 3, 4, 5] {
+        let detail: Value = app
+            .api(if i == 3 { &b.agent } else { &a.agent })
+            .get_json(&format!("/api/tickets/{}", got(i).id))
+            .await;
+        assert_eq!(
+            detail["messages"][0]["body"],
+            format!("About {}", got(i).subject)
+        );
+    }
 }
 
 #[tokio::test]

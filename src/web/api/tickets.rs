@@ -9,9 +9,10 @@ use super::extract::{AppJson, AppPath, AppQuery};
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
 use crate::helpdesk::events::{self, Event};
+use crate::helpdesk::intake::NewTicket;
 use crate::helpdesk::messages::{self, Author, Message};
 use crate::helpdesk::notes::{self, Note};
-use crate::helpdesk::tickets::{self, NewTicket, Ticket, TicketDetail, TicketFilter, TicketStatus};
+use crate::helpdesk::tickets::{self, Ticket, TicketDetail, TicketFilter, TicketStatus};
 use crate::web::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -43,7 +44,10 @@ pub async fn create_ticket(
     current: CurrentUser,
     AppJson(new): AppJson<NewTicket>,
 ) -> Result<(StatusCode, AppJson<Ticket>), AppError> {
-    let ticket = tickets::receive_ticket(state.pool(), current.user.workspace_id, new).await?;
+    let ticket = state
+        .intake()
+        .receive(current.user.workspace_id, new)
+        .await?;
     Ok((StatusCode::CREATED, AppJson(ticket)))
 }
 
