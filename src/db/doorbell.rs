@@ -12,10 +12,15 @@
 //! NOTIFY only says "look now".
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// The least time between two NOTIFYs of one instance: what a listener may wait beyond the
+/// commit it is told of.
+const LEAST_GAP: Duration = Duration::from_millis(5);
 
 /// Rings `channel`; cheap to clone. The task sending the NOTIFYs ends with the last clone.
 #[derive(Clone)]
@@ -64,6 +69,14 @@ async fn send_rings(
                 .await;
         if let Err(err) = sent {
             tracing::warn!(channel, error = %err, "NOTIFY failed; listeners will find the rows by polling");
+        }
+        // Rings that come meanwhile wait for the next NOTIFY. Each NOTIFY costs a commit and
+        // wakes every listener of every instance for a look at the tables; at 1,300 tickets/s
+        // unpaced they sent 1,776 per 10,000 tickets, and the looks they started were a
+        // fifth of the database's statements.
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(LEAST_GAP) => {}
         }
     }
 }
