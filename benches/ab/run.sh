@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The issue-18 measurement from outside: ApacheBench (`ab`) posts one ticket body again and
+# again (one contact), 32 at a time, and nginx on loopback is the receiver of ten workspace
+# destinations. Not part of the test suite; needs Debian's apache2-utils and nginx
+# (`apt-get install apache2-utils nginx-light`) and a PostgreSQL socket directory in
+# BENCH_PG_SOCKET (default: the cluster `cargo bench --bench load` starts in
+# target/bench-postgres, left running after it).
+#
+#   benches/ab/run.sh tickets BINARY [N] [ROUNDS]   ticket creation alone (no destinations)
+#   benches/ab/run.sh e2e BINARY [N]                first request → last delivery, N × 10
+#
+# BINARY is a built service (`cargo build --release`: target/release/therethere); give two
+# builds in turn to compare them. Each run uses a fresh database, dropped afterwards.
+set -euo pipefail
+MODE=${1:?tickets or e2e}; BIN=$(realpath "${2:?the service binary}"); N=${3:-2000}
+ROUNDS=${4:-3}; C=32
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SOCK=${BENCH_PG_SOCKET:-$ROOT/target/bench-postgres/socket}
+WORK=$ROOT/target/bench-ab; mkdir -p "$WORK"
+PORT=18080; HOOKS=18090
+DB=ab_$(date +%s%N)
+psql -h "$SOCK" -U postgres -d postgres -qc "CREATE DATABASE $DB"
+export DATABASE_URL="postgres://postgres@localhost/$DB?host=$SOCK" OUTBOUND_ALLOW_PRIVATE=true \
+  OUTBOUND_ALLOW_HTTP=true RUST_LOG=error METRICS_ADDR=off DEMO_DATA=false
+"$BIN" migrate >/dev/null 2>&1
+"$BIN" demo --json > "$WORK/demo.json"
+field() { python3 -c "import json,sys;d=json.load(open('$WORK/demo.json'));print($1)"; }
+TOKEN=$(field "next(u['api_token'] for u in d['users'] if u['role']=='owner')")
+CHANNEL=$(field "d['channels'][0]['id']")
+printf '{"subject":"Help","body":"Help, please","contact":{"name":"Jane","email":"jane@example.com"},"channel_id":%s}' \
+  "$CHANNEL" > "$WORK/body.json"
+BIND_ADDR=127.0.0.1:$PORT "$BIN" serve & SERVICE=$!
+NGINX_CONF=$WORK/nginx.conf
+cleanup() {
+  kill $SERVICE 2>/dev/null; wait $SERVICE 2>/dev/null || true
+  [ -f "$WORK/nginx.pid" ] && nginx -c "$NGINX_CONF" -s quit 2>/dev/null || true
+  psql -h "$SOCK" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+}
+trap cleanup EXIT
+until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.1; done
+post_tickets() {
+  ab -q -n "$N" -c $C -p "$WORK/body.json" -T application/json -H "Authorization: Bearer $TOKEN" \
+    "http://127.0.0.1:$PORT/api/tickets" | awk '/Requests per second/{print $4}; /Non-2xx/{print "NON-2XX: " $0}'
+}
+if [ "$MODE" = tickets ]; then
+  for round in $(seq "$ROUNDS"); do echo "tickets alone, round $round: $(post_tickets) tickets/s"; done
+  exit 0
+fi
+# e2e: nginx answers every POST with 200 and logs one byte per request, counted below.
+cat > "$NGINX_CONF" <<CONF
+worker_processes 1; pid $WORK/nginx.pid; error_log $WORK/nginx.error.log;
+events { worker_connections 4096; }
+http { log_format one "x"; access_log $WORK/hooks.log one; client_body_temp_path $WORK/nginx-body;
+  server { listen 127.0.0.1:$HOOKS; location / { return 200 "ok"; } } }
+CONF
+: > "$WORK/hooks.log"; nginx -c "$NGINX_CONF"
+for i in $(seq 10); do
+  curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+    -d "{\"scope\":\"workspace\",\"url\":\"http://127.0.0.1:$HOOKS/hook$i\",\"events\":[\"ticketOpened\"],\"name\":\"d$i\"}" \
+    "http://127.0.0.1:$PORT/api/webhook-destinations"
+done
+sleep 1 # the demo's own events, if any, go first
+BEFORE=$(wc -l < "$WORK/hooks.log"); START=$(date +%s.%N)
+RATE=$(post_tickets); CREATED=$(date +%s.%N); BY_THEN=$(( $(wc -l < "$WORK/hooks.log") - BEFORE ))
+until [ $(( $(wc -l < "$WORK/hooks.log") - BEFORE )) -ge $((N * 10)) ]; do sleep 0.02; done
+END=$(date +%s.%N); RSS=$(awk '/VmHWM/{print $2}' /proc/$SERVICE/status)
+python3 -c "s,c,e=$START,$CREATED,$END; n=$N*10
+print(f'end to end: {n} deliveries in {e-s:.2f} s = {n/(e-s):.0f}/s; tickets {$RATE}/s, all created in {c-s:.2f} s, {$BY_THEN} delivered by then; peak RSS {$RSS/1024:.0f} MB')"
+psql -h "$SOCK" -U postgres -d "$DB" -qAtc "
+  SELECT 'event → first attempt p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)) ||
+         ' ms, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)) || ' ms'
+  FROM (SELECT extract(epoch FROM min(a.started_at) - e.created_at) * 1000 AS ms
+        FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+        JOIN webhook_attempts a ON a.delivery_id = d.id
+        WHERE d.created_at >= to_timestamp($START) GROUP BY d.id, e.created_at) t"
