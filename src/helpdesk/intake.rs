@@ -236,7 +236,9 @@ async fn answer_batch(pool: &PgPool, batch: Vec<Waiting>) {
         }
         // Nothing of the batch was written: each goes again alone, so one arrival's error
         // (or two batches deadlocked on the same new contacts) reaches only its own request.
-        Err(_) => {
+        Err(err) => {
+            tracing::warn!(tickets = arrivals.len(), error = %err,
+                "receiving a batch of tickets failed; receiving each alone");
             for (arrival, answer) in arrivals.iter().zip(answers) {
                 let _ = answer.send(receive_one(pool, arrival).await);
             }

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use therethere::helpdesk::intake::{Arrival, NewContact, NewTicket, receive_tickets};
+use therethere::helpdesk::intake::{Arrival, NewContact, NewTicket, TicketIntake, receive_tickets};
 use therethere::helpdesk::tickets::assign_ticket;
 
 use crate::helpers::{TestWorkspace, spawn_app, ticket_body};
@@ -223,6 +223,37 @@ async fn tickets_received_in_one_batch_each_get_their_own_answer() {
             format!("About {}", got(i).subject)
         );
     }
+}
+
+/// A batch that fails as a whole (here: one of its tickets names a workspace that does not
+/// exist) is received again one ticket at a time, so the error reaches only its own request.
+/// Both requests are in the intake before its task first runs (the test's runtime has one
+/// thread), so they share a batch.
+#[tokio::test]
+async fn a_ticket_that_fails_in_a_batch_fails_alone() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let intake = TicketIntake::spawn(app.pool.clone());
+    let new = |subject: &str| NewTicket {
+        subject: subject.into(),
+        body: "Help".into(),
+        contact: NewContact {
+            name: "Jane".into(),
+            email: "jane@example.com".into(),
+        },
+        channel_id: None,
+    };
+    let (good, bad) = tokio::join!(
+        intake.receive(ws.id, new("Good")),
+        intake.receive(i64::MAX, new("Bad"))
+    );
+    assert_eq!(good.unwrap().subject, "Good");
+    assert!(bad.is_err());
+    let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(tickets, 1);
 }
 
 #[tokio::test]
