@@ -137,16 +137,18 @@ pub async fn receive_tickets(
     pool: &PgPool,
     arrivals: &[Arrival],
 ) -> Result<Vec<Option<Ticket>>, sqlx::Error> {
-    let column = |f: fn(&Arrival) -> String| arrivals.iter().map(f).collect::<Vec<_>>();
+    // The text columns are bound borrowed: bodies run to 100,000 characters each.
+    let text = |f: fn(&Arrival) -> &str| arrivals.iter().map(f).collect::<Vec<_>>();
+    let ulids = || arrivals.iter().map(|_| new_ulid()).collect::<Vec<_>>();
     let rows = sqlx::query(&RECEIVE_TICKETS)
         .bind(arrivals.iter().map(|a| a.workspace_id).collect::<Vec<_>>())
-        .bind(column(|a| a.contact.name.clone()))
-        .bind(column(|a| a.contact.email.clone()))
+        .bind(text(|a| &a.contact.name))
+        .bind(text(|a| &a.contact.email))
         .bind(arrivals.iter().map(|a| a.channel_id).collect::<Vec<_>>())
-        .bind(column(|_| new_ulid()))
-        .bind(column(|a| a.subject.clone()))
-        .bind(column(|_| new_ulid()))
-        .bind(column(|a| a.body.clone()))
+        .bind(ulids())
+        .bind(text(|a| &a.subject))
+        .bind(ulids())
+        .bind(text(|a| &a.body))
         .bind(EventKind::TicketOpened.as_str())
         .fetch_all(pool)
         .await?;

@@ -83,13 +83,15 @@ pub async fn fan_out_pending(
     if events.is_empty() {
         return Ok(0);
     }
-    let mut subscribers = load_subscribers(&mut tx, &events).await?;
+    let subscribers = load_subscribers(&mut tx, &events).await?;
     // Who hears what first: the objects payloads are made of are loaded only for the events
     // someone hears (a workspace with no destinations costs its events' marks alone).
     let heard: Vec<(&EventRow, Vec<Notification>)> = events
         .iter()
         .map(|event| {
-            let subscribers = subscribers.entry(event.workspace_id).or_default();
+            let subscribers = subscribers
+                .get(&event.workspace_id)
+                .map_or(&[][..], Vec::as_slice);
             (event, audience(&event.facts(), subscribers))
         })
         .filter(|(_, notifications)| !notifications.is_empty())
