@@ -8,11 +8,13 @@
 #
 #   benches/ab/run.sh tickets BINARY [N] [ROUNDS]   ticket creation alone (no destinations)
 #   benches/ab/run.sh e2e BINARY [N]                first request → last delivery, N × 10
+#   benches/ab/run.sh drain BINARY [N]              N × 10 due deliveries queued in SQL, then a
+#                                                   worker started: its start → last delivery
 #
 # BINARY is a built service (`cargo build --release`: target/release/therethere); give two
 # builds in turn to compare them. Each run uses a fresh database, dropped afterwards.
 set -euo pipefail
-MODE=${1:?tickets or e2e}; BIN=$(realpath "${2:?the service binary}"); N=${3:-2000}
+MODE=${1:?tickets, e2e or drain}; BIN=$(realpath "${2:?the service binary}"); N=${3:-2000}
 ROUNDS=${4:-3}; C=32
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SOCK=${BENCH_PG_SOCKET:-$ROOT/target/bench-postgres/socket}
@@ -29,10 +31,13 @@ TOKEN=$(field "next(u['api_token'] for u in d['users'] if u['role']=='owner')")
 CHANNEL=$(field "d['channels'][0]['id']")
 printf '{"subject":"Help","body":"Help, please","contact":{"name":"Jane","email":"jane@example.com"},"channel_id":%s}' \
   "$CHANNEL" > "$WORK/body.json"
-BIND_ADDR=127.0.0.1:$PORT "$BIN" serve & SERVICE=$!
+# The drain fills the queue while no worker runs; a worker starts once it is full.
+ROLE=all; [ "$MODE" = drain ] && ROLE=web
+ROLE=$ROLE BIND_ADDR=127.0.0.1:$PORT "$BIN" serve & SERVICE=$!
+WORKER=
 NGINX_CONF=$WORK/nginx.conf
 cleanup() {
-  kill $SERVICE 2>/dev/null; wait $SERVICE 2>/dev/null || true
+  kill $SERVICE $WORKER 2>/dev/null; wait $SERVICE $WORKER 2>/dev/null || true
   [ -f "$WORK/nginx.pid" ] && nginx -c "$NGINX_CONF" -s quit 2>/dev/null || true
   psql -h "$SOCK" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
 }
@@ -46,7 +51,12 @@ if [ "$MODE" = tickets ]; then
   for round in $(seq "$ROUNDS"); do echo "tickets alone, round $round: $(post_tickets) tickets/s"; done
   exit 0
 fi
-# e2e: nginx answers every POST with 200 and logs one byte per request, counted below.
+# e2e and drain: nginx answers every POST with 200 and logs "x\n" per request: the log's size
+# counts them, polled by one process (a `wc` every few ms cost the machine ~8 % of its CPU).
+received() { echo $(( $(stat -c %s "$WORK/hooks.log") / 2 )); }
+wait_for() { python3 -c "import os,time
+while os.stat('$WORK/hooks.log').st_size < 2 * $1: time.sleep(0.005)
+print(time.time())"; }
 cat > "$NGINX_CONF" <<CONF
 worker_processes 1; pid $WORK/nginx.pid; error_log $WORK/nginx.error.log;
 events { worker_connections 4096; }
@@ -60,10 +70,33 @@ for i in $(seq 10); do
     "http://127.0.0.1:$PORT/api/webhook-destinations"
 done
 sleep 1 # the demo's own events, if any, go first
-BEFORE=$(wc -l < "$WORK/hooks.log"); START=$(date +%s.%N)
-RATE=$(post_tickets); CREATED=$(date +%s.%N); BY_THEN=$(( $(wc -l < "$WORK/hooks.log") - BEFORE ))
-until [ $(( $(wc -l < "$WORK/hooks.log") - BEFORE )) -ge $((N * 10)) ]; do sleep 0.02; done
-END=$(date +%s.%N); RSS=$(awk '/VmHWM/{print $2}' /proc/$SERVICE/status)
+if [ "$MODE" = drain ]; then
+  psql -h "$SOCK" -U postgres -d "$DB" -qc "
+    WITH queued AS (
+      INSERT INTO webhook_deliveries (ulid, workspace_id, destination_id, event_type, payload)
+      SELECT 'D' || lpad(i::text, 12, '0') || lpad(w.id::text, 13, '0'), w.workspace_id, w.id, 'ticketOpened',
+             json_build_object('event', 'ticketOpened', 'ulid', 'D' || i || '-' || w.id,
+                               'timestamp', '2026-11-30T00:00:00.000Z',
+                               'data', json_build_object('ticket', json_build_object('id', i, 'number', i,
+                                   'subject', 'Ticket ' || i, 'status', 'open', 'channel', null,
+                                   'contact', json_build_object('name', 'Jane', 'email', 'c' || i || '@example.com'))))::text
+      FROM generate_series(1, $N) i CROSS JOIN webhook_destinations w ORDER BY i, w.id
+      RETURNING id, destination_id)
+    INSERT INTO webhook_queue (delivery_id, destination_id, test) SELECT id, destination_id, false FROM queued"
+  psql -h "$SOCK" -U postgres -d "$DB" -qc "VACUUM ANALYZE webhook_deliveries" -c "VACUUM ANALYZE webhook_queue"
+  BEFORE=$(received); START=$(date +%s.%N)
+  ROLE=worker "$BIN" serve & WORKER=$!
+  END=$(wait_for $((BEFORE + N * 10))); RSS=$(awk '/VmHWM/{print $2}' /proc/$WORKER/status)
+  LOGGED=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT count(*) FROM webhook_attempts")
+  SPAN=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT extract(epoch FROM max(started_at) - min(started_at))
+    FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.ulid LIKE 'D%'")
+  python3 -c "s,e=$START,$END; n=$N*10
+print(f'drain: {n} due deliveries in {e-s:.2f} s from the worker start = {n/(e-s):.0f}/s; first attempt to last {$SPAN:.2f} s = {n/$SPAN:.0f}/s; attempts logged by then {$LOGGED}; worker peak RSS {$RSS/1024:.0f} MB')"
+  exit 0
+fi
+BEFORE=$(received); START=$(date +%s.%N)
+RATE=$(post_tickets); CREATED=$(date +%s.%N); BY_THEN=$(( $(received) - BEFORE ))
+END=$(wait_for $((BEFORE + N * 10))); RSS=$(awk '/VmHWM/{print $2}' /proc/$SERVICE/status)
 python3 -c "s,c,e=$START,$CREATED,$END; n=$N*10
 print(f'end to end: {n} deliveries in {e-s:.2f} s = {n/(e-s):.0f}/s; tickets {$RATE}/s, all created in {c-s:.2f} s, {$BY_THEN} delivered by then; peak RSS {$RSS/1024:.0f} MB')"
 psql -h "$SOCK" -U postgres -d "$DB" -qAtc "
