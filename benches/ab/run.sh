@@ -87,11 +87,14 @@ if [ "$MODE" = drain ]; then
   BEFORE=$(received); START=$(date +%s.%N)
   ROLE=worker "$BIN" serve & WORKER=$!
   END=$(wait_for $((BEFORE + N * 10))); RSS=$(awk '/VmHWM/{print $2}' /proc/$WORKER/status)
+  sleep 1.2 # backends report their table statistics at most once a second
   LOGGED=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT count(*) FROM webhook_attempts")
+  HOT=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT n_tup_hot_upd || ' of ' || n_tup_upd
+    FROM pg_stat_user_tables WHERE relname = 'webhook_deliveries'")
   SPAN=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT extract(epoch FROM max(started_at) - min(started_at))
     FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.ulid LIKE 'D%'")
   python3 -c "s,e=$START,$END; n=$N*10
-print(f'drain: {n} due deliveries in {e-s:.2f} s from the worker start = {n/(e-s):.0f}/s; first attempt to last {$SPAN:.2f} s = {n/$SPAN:.0f}/s; attempts logged by then {$LOGGED}; worker peak RSS {$RSS/1024:.0f} MB')"
+print(f'drain: {n} due deliveries in {e-s:.2f} s from the worker start = {n/(e-s):.0f}/s; first attempt to last {$SPAN:.2f} s = {n/$SPAN:.0f}/s; attempts logged {$LOGGED}; log rows updated in place (HOT) $HOT; worker peak RSS {$RSS/1024:.0f} MB')"
   exit 0
 fi
 BEFORE=$(received); START=$(date +%s.%N)

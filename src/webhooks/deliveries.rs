@@ -202,8 +202,11 @@ impl LogFilter {
 }
 
 /// A page of a destination's log, newest first, as `filter` narrows it. The page's ids come
-/// from an index-only walk of the log's index (which carries status and type), then their
-/// rows by primary key; each combination of filters is its own statement (no
+/// from an index-only walk of that destination's entries in the log's index (which carries
+/// type and `failed`), or of its rows in the queue when only pending ones are wanted (a
+/// delivery is pending while it has a queue row), then their rows by primary key. Status
+/// itself is not in the index, so that completing a delivery updates its row in place
+/// (migration 0023). Each combination of filters is its own statement (no
 /// `$n IS NULL OR ...`), so each gets the plan that fits it.
 pub async fn list_deliveries(
     pool: &PgPool,
@@ -218,24 +221,40 @@ pub async fn list_deliveries(
         "SELECT d.id, d.ulid, d.destination_id, d.event_type, d.status, d.created_at, q.next_attempt_at,
                 '' AS payload
          FROM webhook_deliveries d LEFT JOIN webhook_queue q ON q.delivery_id = d.id
-         WHERE d.id = ANY(ARRAY(
-             SELECT id FROM webhook_deliveries WHERE destination_id = ",
+         WHERE d.id = ANY(ARRAY(",
     );
+    if filter.status == Some(DeliveryStatus::Pending) {
+        query.push(
+            "SELECT l.id FROM webhook_queue p JOIN webhook_deliveries l ON l.id = p.delivery_id
+             WHERE p.destination_id = ",
+        );
+    } else {
+        query.push("SELECT l.id FROM webhook_deliveries l WHERE l.destination_id = ");
+    }
     query.push_bind(destination_id);
     if let Some(before) = filter.before {
-        query.push(" AND id < ").push_bind(before);
+        query.push(" AND l.id < ").push_bind(before);
     }
-    if let Some(status) = filter.status {
-        query.push(" AND status = ").push_bind(status.as_str());
+    match filter.status {
+        Some(DeliveryStatus::Failed) => {
+            query.push(" AND l.failed");
+        }
+        Some(DeliveryStatus::Succeeded) => {
+            query.push(
+                " AND NOT l.failed
+                  AND NOT EXISTS (SELECT 1 FROM webhook_queue p WHERE p.delivery_id = l.id)",
+            );
+        }
+        Some(DeliveryStatus::Pending) | None => {}
     }
     if let Some(event_type) = &filter.event_type {
-        query.push(" AND event_type = ").push_bind(event_type);
+        query.push(" AND l.event_type = ").push_bind(event_type);
     }
     if let Some(ulid) = &filter.ulid {
-        query.push(" AND ulid = ").push_bind(ulid);
+        query.push(" AND l.ulid = ").push_bind(ulid);
     }
     query
-        .push(" ORDER BY id DESC LIMIT ")
+        .push(" ORDER BY l.id DESC LIMIT ")
         .push_bind(limit.clamp(1, 200))
         .push(")) ORDER BY d.id DESC");
     let rows: Vec<DeliveryRow> = query.build_query_as().fetch_all(&mut *conn).await?;

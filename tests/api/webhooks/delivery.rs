@@ -638,6 +638,17 @@ async fn old_log_entries_are_pruned() {
     .await
     .unwrap();
     assert_eq!((deliveries, attempts), (1, 1), "the pending one stays");
+    let orphaned: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_attempts a
+         WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)",
+    )
+    .fetch_one(&s.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        orphaned, 0,
+        "the pruned deliveries' attempts went with them"
+    );
 }
 
 /// Queues `count` deliveries due now to `destination` straight into the table, as a burst
@@ -1098,4 +1109,87 @@ async fn a_successful_resend_ends_a_delivery_waiting_for_its_retry() {
         .unwrap();
     assert_eq!(queued, 0, "the delivery left the queue");
     assert_eq!(healthy.requests().len(), 1);
+}
+
+/// A destination's deliveries, their attempts and queue rows go with it, whether the
+/// destination is deleted or its workspace is (statement triggers since migration 0022, where
+/// foreign keys cascaded); nobody else's are touched.
+#[tokio::test]
+async fn deleting_a_destination_takes_its_log_and_queue_with_it() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    let gone = s
+        .destination(&s.ws.admin, "workspace", &receiver.url, &["ticketOpened"])
+        .await;
+    let kept = s
+        .destination(&s.ws.admin, "workspace", &receiver.url, &["ticketOpened"])
+        .await;
+    let (gone, kept) = (gone["id"].as_i64().unwrap(), kept["id"].as_i64().unwrap());
+    s.ticket(&s.ws.agent).await;
+    s.ticket(&s.ws.agent).await;
+    settle(&s.app.pool).await;
+    // Each has a backlog waiting too (due tomorrow, so the worker leaves it alone).
+    for destination in [gone, kept] {
+        queue_backlog(&s.app.pool, destination, 3).await;
+    }
+    sqlx::query("UPDATE webhook_queue SET next_attempt_at = now() + interval '1 day'")
+        .execute(&s.app.pool)
+        .await
+        .unwrap();
+    let counts = |destination: i64| {
+        let pool = s.app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, i64, i64)>(
+                "SELECT (SELECT count(*) FROM webhook_deliveries WHERE destination_id = $1),
+                        (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id IN
+                            (SELECT id FROM webhook_deliveries WHERE destination_id = $1)),
+                        (SELECT count(*) FROM webhook_queue WHERE destination_id = $1)",
+            )
+            .bind(destination)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let orphans = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM webhook_attempts a
+                     WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id))
+                  + (SELECT count(*) FROM webhook_queue q
+                     WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = q.delivery_id))
+                  + (SELECT count(*) FROM webhook_deliveries d
+                     WHERE NOT EXISTS (SELECT 1 FROM webhook_destinations w WHERE w.id = d.destination_id))",
+        )
+        .fetch_one(&s.app.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(counts(gone).await, (5, 2, 3));
+    assert_eq!(counts(kept).await, (5, 2, 3));
+
+    let deleted = s
+        .app
+        .api(&s.ws.admin)
+        .delete(&format!("/api/webhook-destinations/{gone}"))
+        .await;
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert_eq!(counts(gone).await, (0, 0, 0));
+    assert_eq!(
+        counts(kept).await,
+        (5, 2, 3),
+        "another destination's log stays"
+    );
+    assert_eq!(orphans().await, 0);
+
+    sqlx::query("DELETE FROM workspaces WHERE id = (SELECT workspace_id FROM webhook_destinations WHERE id = $1)")
+        .bind(kept)
+        .execute(&s.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(kept).await,
+        (0, 0, 0),
+        "a deleted workspace's log goes too"
+    );
+    assert_eq!(orphans().await, 0);
 }
