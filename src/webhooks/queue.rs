@@ -227,7 +227,7 @@ pub async fn record_resend(pool: &PgPool, record: &AttemptRecord) -> Result<(), 
          -- Logged only if the delivery is still there (its destination may be deleted meanwhile).
          INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                        response_status, response_headers, response_body, error, succeeded)
-         SELECT id, 'resend', $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM updated",
+         SELECT id, 'resend', $2, $3, $4, $5::jsonb, $6, $7::jsonb, $8, $9, $10 FROM updated",
     )
     .bind(record.delivery_id)
     .bind(record.started_at)
@@ -342,8 +342,8 @@ pub async fn record_automatic_batch(
     let records = || attempts.iter().map(|a| &a.record);
     sqlx::query!(
         r#"WITH input AS (
-             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::jsonb[], $6::int[],
-                                  $7::jsonb[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::float8[],
+             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], $6::int[],
+                                  $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[], $12::float8[],
                                   $13::text[])
                AS t(delivery_id, started_at, duration_ms, url, request_headers, response_status,
                     response_headers, response_body, error, succeeded, status, retry_after, trigger)),
@@ -373,18 +373,19 @@ pub async fn record_automatic_batch(
              WHERE q.delivery_id = ANY(ARRAY(SELECT delivery_id FROM input WHERE status <> 'pending')))
          INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                        response_status, response_headers, response_body, error, succeeded)
-         SELECT delivery_id, trigger, started_at, duration_ms, url, request_headers, response_status,
-                response_headers, response_body, error, succeeded
+         SELECT delivery_id, trigger, started_at, duration_ms, url, request_headers::jsonb, response_status,
+                response_headers::jsonb, response_body, error, succeeded
          FROM input WHERE delivery_id IN (SELECT id FROM updated)"#,
         &records().map(|r| r.delivery_id).collect::<Vec<_>>(),
         &records().map(|r| r.started_at).collect::<Vec<_>>(),
         &records().map(|r| r.duration_ms).collect::<Vec<_>>(),
-        &records().map(|r| r.url.clone()).collect::<Vec<_>>(),
-        &records().map(|r| r.request_headers.clone()).collect::<Vec<_>>(),
+        // Borrowed: the batch's texts are bound as they are, not copied.
+        &records().map(|r| r.url.as_str()).collect::<Vec<_>>() as &[&str],
+        &records().map(|r| r.request_headers.as_str()).collect::<Vec<_>>() as &[&str],
         &records().map(|r| r.response_status).collect::<Vec<_>>() as &[Option<i32>],
-        &records().map(|r| r.response_headers.clone()).collect::<Vec<_>>() as &[Option<serde_json::Value>],
-        &records().map(|r| r.response_body.clone()).collect::<Vec<_>>() as &[Option<String>],
-        &records().map(|r| r.error.clone()).collect::<Vec<_>>() as &[Option<String>],
+        &records().map(|r| r.response_headers.as_deref()).collect::<Vec<_>>() as &[Option<&str>],
+        &records().map(|r| r.response_body.as_deref()).collect::<Vec<_>>() as &[Option<&str>],
+        &records().map(|r| r.error.as_deref()).collect::<Vec<_>>() as &[Option<&str>],
         &records().map(|r| r.succeeded).collect::<Vec<_>>(),
         &attempts.iter().map(AutomaticAttempt::status).collect::<Vec<_>>() as &[&str],
         &attempts.iter().map(AutomaticAttempt::retry_after_seconds).collect::<Vec<_>>() as &[Option<f64>],
