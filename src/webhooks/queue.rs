@@ -70,7 +70,8 @@ pub async fn insert_deliveries(
     if deliveries.is_empty() {
         return Ok(());
     }
-    let column = |f: fn(&NewDelivery) -> String| deliveries.iter().map(f).collect::<Vec<String>>();
+    // The texts are bound borrowed: a fan-out batch's payloads run to megabytes.
+    let text = |f: fn(&NewDelivery) -> &str| deliveries.iter().map(f).collect::<Vec<&str>>();
     sqlx::query!(
         "WITH target AS (
              SELECT id FROM webhook_destinations WHERE id = ANY($3::bigint[]) FOR KEY SHARE),
@@ -82,12 +83,12 @@ pub async fn insert_deliveries(
              RETURNING id, destination_id, event_type)
          INSERT INTO webhook_queue (delivery_id, destination_id, test)
          SELECT id, destination_id, event_type = 'test' FROM queued",
-        &column(|d| d.ulid.clone()),
+        &text(|d| &d.ulid) as &[&str],
         &deliveries.iter().map(|d| d.workspace_id).collect::<Vec<i64>>(),
         &deliveries.iter().map(|d| d.destination_id).collect::<Vec<i64>>(),
         &deliveries.iter().map(|d| d.event_id).collect::<Vec<Option<i64>>>() as &[Option<i64>],
-        &column(|d| d.event_type.clone()),
-        &column(|d| d.payload.clone()),
+        &text(|d| &d.event_type) as &[&str],
+        &text(|d| &d.payload) as &[&str],
     )
     .execute(&mut *conn)
     .await?;
@@ -362,6 +363,7 @@ pub async fn record_automatic_batch(
              RETURNING d.id, d.destination_id, d.event_type, i.status, i.retry_after),
          -- A retry waits in the queue (put back if a successful resend took it out
          -- meanwhile, as the status above says pending again); a delivery that ended leaves.
+         -- Both, like the attempt below, only for the deliveries the update found.
          retried AS (
              INSERT INTO webhook_queue (delivery_id, destination_id, test, next_attempt_at)
              SELECT id, destination_id, event_type = 'test', now() + make_interval(secs => retry_after)
@@ -370,7 +372,7 @@ pub async fn record_automatic_batch(
                  SET next_attempt_at = EXCLUDED.next_attempt_at, locked_until = NULL),
          ended AS (
              DELETE FROM webhook_queue q
-             WHERE q.delivery_id = ANY(ARRAY(SELECT delivery_id FROM input WHERE status <> 'pending')))
+             WHERE q.delivery_id = ANY(ARRAY(SELECT id FROM updated WHERE status <> 'pending')))
          INSERT INTO webhook_attempts (delivery_id, trigger, started_at, duration_ms, url, request_headers,
                                        response_status, response_headers, response_body, error, succeeded)
          SELECT delivery_id, trigger, started_at, duration_ms, url, request_headers::jsonb, response_status,
