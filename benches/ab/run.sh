@@ -54,6 +54,8 @@ fi
 # e2e and drain: nginx answers every POST with 200 and logs "x\n" per request: the log's size
 # counts them, polled by one process (a `wc` every few ms cost the machine ~8 % of its CPU).
 received() { echo $(( $(stat -c %s "$WORK/hooks.log") / 2 )); }
+# CPU time the whole machine spent busy, in clock ticks (a steadier figure than a rate on 2 cores).
+busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 wait_for() { python3 -c "import os,time
 while os.stat('$WORK/hooks.log').st_size < 2 * $1: time.sleep(0.005)
 print(time.time())"; }
@@ -84,9 +86,10 @@ if [ "$MODE" = drain ]; then
       RETURNING id, destination_id)
     INSERT INTO webhook_queue (delivery_id, destination_id, test) SELECT id, destination_id, false FROM queued"
   psql -h "$SOCK" -U postgres -d "$DB" -qc "VACUUM ANALYZE webhook_deliveries" -c "VACUUM ANALYZE webhook_queue"
-  BEFORE=$(received); START=$(date +%s.%N)
+  BEFORE=$(received); START=$(date +%s.%N); BUSY=$(busy_ticks)
   ROLE=worker "$BIN" serve & WORKER=$!
-  END=$(wait_for $((BEFORE + N * 10))); RSS=$(awk '/VmHWM/{print $2}' /proc/$WORKER/status)
+  END=$(wait_for $((BEFORE + N * 10))); BUSY=$(( $(busy_ticks) - BUSY ))
+  RSS=$(awk '/VmHWM/{print $2}' /proc/$WORKER/status); WORKER_TICKS=$(awk '{print $14 + $15}' /proc/$WORKER/stat)
   sleep 1.2 # backends report their table statistics at most once a second
   LOGGED=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT count(*) FROM webhook_attempts")
   HOT=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT n_tup_hot_upd || ' of ' || n_tup_upd
@@ -94,7 +97,9 @@ if [ "$MODE" = drain ]; then
   SPAN=$(psql -h "$SOCK" -U postgres -d "$DB" -qAtc "SELECT extract(epoch FROM max(started_at) - min(started_at))
     FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.ulid LIKE 'D%'")
   python3 -c "s,e=$START,$END; n=$N*10
-print(f'drain: {n} due deliveries in {e-s:.2f} s from the worker start = {n/(e-s):.0f}/s; first attempt to last {$SPAN:.2f} s = {n/$SPAN:.0f}/s; attempts logged {$LOGGED}; log rows updated in place (HOT) $HOT; worker peak RSS {$RSS/1024:.0f} MB')"
+print(f'drain: {n} due deliveries in {e-s:.2f} s from the worker start = {n/(e-s):.0f}/s; first attempt to last {$SPAN:.2f} s = {n/$SPAN:.0f}/s; attempts logged {$LOGGED}; log rows updated in place (HOT) $HOT; worker peak RSS {$RSS/1024:.0f} MB')
+t=$(getconf CLK_TCK)
+print(f'CPU per delivery: machine {$BUSY/t/n*1e6:.0f} µs busy, the worker {$WORKER_TICKS/t/n*1e6:.0f} µs (its start-up included)')"
   exit 0
 fi
 BEFORE=$(received); START=$(date +%s.%N)
