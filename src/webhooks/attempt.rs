@@ -28,9 +28,15 @@ pub struct ClaimedDelivery {
 /// the spec's `ThereThere-Signature`, plus the Standard Webhooks headers so any Standard
 /// Webhooks library verifies it and refuses replays; during a grace period
 /// `webhook-signature` carries the previous secret's signature too.
-pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exchange {
-    let url = url::Url::parse(&delivery.url)
-        .unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap());
+/// `url` is the destination's URL parsed ([`parse_url`]) and `payload` the delivery's own,
+/// given apart so that a batch parses each destination's URL once and no payload is copied:
+/// parsing every attempt's URL was 6 % of the worker's CPU in the drain (`perf`).
+pub async fn attempt(
+    client: &OutboundClient,
+    delivery: &ClaimedDelivery,
+    url: &url::Url,
+    payload: Bytes,
+) -> Exchange {
     let signing = Signing {
         header: WEBHOOK_SIGNATURE_HEADER,
         secret: delivery.secret.as_bytes(),
@@ -38,20 +44,17 @@ pub async fn attempt(client: &OutboundClient, delivery: &ClaimedDelivery) -> Exc
     let secrets: Vec<&str> = std::iter::once(delivery.secret.as_str())
         .chain(delivery.previous_secret.as_deref())
         .collect();
-    let standard = standard_webhook_headers(
-        &secrets,
-        &delivery.ulid,
-        Utc::now().timestamp(),
-        delivery.payload.as_bytes(),
-    );
+    let standard =
+        standard_webhook_headers(&secrets, &delivery.ulid, Utc::now().timestamp(), &payload);
     client
-        .post_json(
-            &url,
-            Bytes::from(delivery.payload.clone()),
-            Some(signing),
-            standard,
-        )
+        .post_json(url, payload, Some(signing), standard)
         .await
+}
+
+/// A destination's URL as [`attempt`] takes it. Stored URLs were checked when saved; one that
+/// no longer parses goes nowhere (the attempt fails and is logged as such).
+pub fn parse_url(url: &str) -> url::Url {
+    url::Url::parse(url).unwrap_or_else(|_| url::Url::parse("https://invalid.invalid/").unwrap())
 }
 
 /// One attempt's outcome as the log stores it (automatic ones wait to be written in batches).

@@ -364,7 +364,9 @@ pub async fn resend(
         replay_id: None,
     };
     let started_at = Utc::now();
-    let exchange = attempt::attempt(client, &claimed).await;
+    let url = attempt::parse_url(&claimed.url);
+    let payload = bytes::Bytes::from(claimed.payload.clone());
+    let exchange = attempt::attempt(client, &claimed, &url, payload).await;
     queue::record_resend(pool, &AttemptRecord::new(id, started_at, &exchange)).await?;
     metrics.webhook_resent();
     Ok(get_delivery(pool, user, id).await?.1)

@@ -16,6 +16,7 @@ pub mod queue;
 pub mod replay;
 pub mod replay_offer;
 pub mod retry;
+pub mod schedule;
 pub mod worker;
 
 use std::time::Duration;

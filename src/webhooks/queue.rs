@@ -215,6 +215,19 @@ pub async fn claim_due(
     .await
 }
 
+/// Gives claimed deliveries back unattempted (their leases end now): another claim, this
+/// instance's or another's, may take them at once.
+pub async fn release(pool: &PgPool, delivery_ids: &[i64]) -> Result<(), sqlx::Error> {
+    if delivery_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE webhook_queue SET locked_until = NULL WHERE delivery_id = ANY($1)")
+        .bind(delivery_ids)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Records a resend: logged as such; it never changes the automatic schedule, but its success
 /// marks the delivery delivered. (Automatic attempts go through [`record_automatic_batch`].)
 pub async fn record_resend(pool: &PgPool, record: &AttemptRecord) -> Result<(), sqlx::Error> {

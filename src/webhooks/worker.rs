@@ -1,23 +1,26 @@
 //! The webhook worker: a fan-out task turns new events into deliveries (woken by NOTIFY), and
-//! the delivery loop claims and attempts due deliveries, woken by NOTIFY, by a finished
-//! attempt freeing a slot, and by a short poll. Attempts run concurrently up to a limit per
-//! instance and smaller limits per destination and per workspace, so a receiver that always
-//! times out holds a few slots, and one workspace's receivers at most three quarters, while healthy
+//! the delivery loop claims due deliveries, woken by NOTIFY, by a poll, and by finished
+//! attempts once little is left waiting (`schedule`: claims run ahead of the attempts, so a
+//! freed slot never waits for one). Attempts run concurrently up to a limit per instance and
+//! smaller limits per destination and per workspace, so a receiver that always times out
+//! holds a few slots, and one workspace's receivers at most three quarters, while healthy
 //! receivers keep flowing through the rest.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use chrono::Utc;
 use sqlx::PgPool;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::attempt::{self, AttemptRecord, ClaimedDelivery};
+use super::attempt::{self, AttemptRecord};
 use super::queue::{self, AutomaticAttempt};
 use super::retry::{self, RetryPolicy};
+use super::schedule::{Caps, Schedule};
 use super::{WebhookSettings, deliveries, disabling, fanout, replay};
 use crate::app_url::AppUrl;
 use crate::db::notifications::Notifications;
@@ -29,74 +32,6 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 const FAN_OUT_BATCH: i64 = 500;
 const CLAIM_BATCH: usize = 200;
 const RECORD_BATCH: usize = 500;
-
-/// Attempts under way per destination and per workspace, to find the saturated ones.
-#[derive(Default)]
-struct InFlight {
-    counts: Mutex<InFlightCounts>,
-    freed: Notify,
-}
-
-#[derive(Default)]
-struct InFlightCounts {
-    by_destination: HashMap<i64, usize>,
-    by_workspace: HashMap<i64, usize>,
-}
-
-/// Each key's room under `cap`, given what it has under way.
-fn room_under(cap: usize, under_way: &HashMap<i64, usize>) -> queue::Room {
-    let mut room = queue::Room {
-        each: i32::try_from(cap).unwrap_or(i32::MAX),
-        ..Default::default()
-    };
-    for (&id, &n) in under_way {
-        match cap.saturating_sub(n) {
-            0 => room.full.push(id),
-            left => room
-                .partial
-                .push((id, i32::try_from(left).unwrap_or(i32::MAX))),
-        }
-    }
-    room
-}
-
-fn add(counts: &mut HashMap<i64, usize>, key: i64) {
-    *counts.entry(key).or_default() += 1;
-}
-
-fn remove(counts: &mut HashMap<i64, usize>, key: i64) {
-    if let Some(n) = counts.get_mut(&key) {
-        *n -= 1;
-        if *n == 0 {
-            counts.remove(&key);
-        }
-    }
-}
-
-impl InFlight {
-    /// Each destination's and each workspace's room under their caps, for the claim.
-    fn room(&self, settings: &WebhookSettings) -> (queue::Room, queue::Room) {
-        let counts = self.counts.lock().expect("in-flight counts lock");
-        (
-            room_under(settings.destination_concurrency, &counts.by_destination),
-            room_under(settings.workspace_concurrency, &counts.by_workspace),
-        )
-    }
-
-    fn start(&self, delivery: &ClaimedDelivery) {
-        let mut counts = self.counts.lock().expect("in-flight counts lock");
-        add(&mut counts.by_destination, delivery.destination_id);
-        add(&mut counts.by_workspace, delivery.workspace_id);
-    }
-
-    fn finish(&self, destination: i64, workspace: i64) {
-        let mut counts = self.counts.lock().expect("in-flight counts lock");
-        remove(&mut counts.by_destination, destination);
-        remove(&mut counts.by_workspace, workspace);
-        drop(counts);
-        self.freed.notify_one();
-    }
-}
 
 /// Delivers webhooks until `cancel`: fans events out, claims due deliveries, attempts them
 /// with `client` and records the outcomes, on `pool`: a pool of its own
@@ -120,43 +55,57 @@ pub async fn run(
         settings.streaks.clone(),
         recorded,
     ));
-    let attempts = Attempts {
+    let attempts = Arc::new(Attempts {
         claims: crate::db::claim_pool(&pool),
         client,
         policy: Arc::new(settings.retry.clone()),
-        slots: Arc::new(Semaphore::new(settings.concurrency)),
-        in_flight: Arc::new(InFlight::default()),
+        schedule: Mutex::new(Schedule::new(Caps {
+            instance: settings.concurrency,
+            destination: settings.destination_concurrency,
+            workspace: settings.workspace_concurrency,
+        })),
+        freed: Notify::new(),
         records,
         settings: settings.clone(),
         metrics: metrics.clone(),
-    };
+    });
     // Fan-out runs beside delivery: events arriving steadily must not hold up attempts.
     let fan_out = tokio::spawn(fan_out_loop(app_url, pool.clone(), cancel.clone()));
     let mut notifications = Notifications::new(&pool, &[queue::NOTIFY_CHANNEL]);
     let mut last_prune = tokio::time::Instant::now() - PRUNE_EVERY;
+    let mut claim_now = true;
     while !cancel.is_cancelled() {
         metrics.worker_ticked();
-        let claim_again = attempts.start_due().await;
+        if claim_now {
+            let full = attempts.claim_due().await;
+            if full && attempts.wants_claim() {
+                continue;
+            }
+        }
         if last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = tokio::time::Instant::now();
             prune(&pool, settings.log_retention).await;
         }
-        if claim_again && attempts.slots.available_permits() > 0 {
-            continue;
-        }
-        tokio::select! {
+        // New deliveries and the poll claim at once; a finished attempt only once little is
+        // left waiting behind those under way.
+        claim_now = tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = notifications.next() => {},
-            _ = attempts.in_flight.freed.notified() => {},
-            _ = tokio::time::sleep(POLL_INTERVAL) => {},
-        }
+            _ = notifications.next() => true,
+            _ = attempts.freed.notified() => attempts.wants_claim(),
+            _ = tokio::time::sleep(POLL_INTERVAL) => true,
+        };
     }
     let _ = fan_out.await;
-    // Let attempts under way finish and record; unclaimed work stays queued for next time.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        attempts.slots.acquire_many(settings.concurrency as u32),
-    )
+    // What waits is given back for the next claim; attempts under way may finish and record.
+    let waiting = attempts.schedule().take_waiting();
+    if let Err(err) = queue::release(&attempts.claims, &waiting).await {
+        tracing::warn!(error = %err, "giving back claimed webhook deliveries failed");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while attempts.schedule().running() > 0 {
+            attempts.freed.notified().await;
+        }
+    })
     .await;
     let claims = attempts.claims.clone();
     drop(attempts);
@@ -167,35 +116,42 @@ pub async fn run(
     crate::db::close_within(&pool, Duration::from_secs(5)).await;
 }
 
-/// What starting attempts needs: the slots of this instance and of each destination, and
-/// where finished attempts go to be recorded.
+/// What claiming and starting attempts needs: the deliveries this instance holds, and where
+/// finished attempts go to be recorded.
 struct Attempts {
     /// The claim's own connection (`db::claim_pool`).
     claims: PgPool,
     client: OutboundClient,
     policy: Arc<RetryPolicy>,
-    slots: Arc<Semaphore>,
-    in_flight: Arc<InFlight>,
+    schedule: Mutex<Schedule>,
+    /// An attempt finished: room for another.
+    freed: Notify,
     records: mpsc::UnboundedSender<AutomaticAttempt>,
     settings: WebhookSettings,
     metrics: Arc<Metrics>,
 }
 
 impl Attempts {
-    /// Claims what is due, as much as the free slots and each destination's room allow, and
-    /// starts each attempt as a task of its own. True when the batch was full (claim again).
-    async fn start_due(&self) -> bool {
-        let free = self.slots.available_permits();
-        if free == 0 {
+    fn schedule(&self) -> std::sync::MutexGuard<'_, Schedule> {
+        self.schedule.lock().expect("webhook schedule lock")
+    }
+
+    fn wants_claim(&self) -> bool {
+        self.schedule().wants_claim()
+    }
+
+    /// Claims what is due, as much as each destination's, workspace's and the instance's room
+    /// allows, and starts what may start. True when the batch was full (more may be due).
+    async fn claim_due(self: &Arc<Self>) -> bool {
+        let (destinations, workspaces, room) = self.schedule().room();
+        let limit = room.min(CLAIM_BATCH);
+        if limit == 0 {
             return false;
         }
-        let (destinations, workspaces) = self.in_flight.room(&self.settings);
-        let limit = free.min(CLAIM_BATCH);
-        let lease = self.settings.lease;
         let claimed = queue::claim_due(
             &self.claims,
             limit as i64,
-            lease,
+            self.settings.lease,
             &destinations,
             &workspaces,
         )
@@ -208,50 +164,66 @@ impl Attempts {
             }
         };
         // Every destination and workspace gave what its room allows: a short batch means
-        // nothing more may start for now.
+        // nothing more may be claimed for now.
         let full = batch.len() == limit;
-        for delivery in batch {
-            let permit = self
-                .slots
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed");
-            self.in_flight.start(&delivery);
-            let (client, policy, in_flight, records, metrics) = (
-                self.client.clone(),
-                self.policy.clone(),
-                self.in_flight.clone(),
-                self.records.clone(),
-                self.metrics.clone(),
-            );
+        self.schedule().add(batch, Instant::now());
+        self.start_next();
+        full
+    }
+
+    /// Starts each held delivery that has room now, as a task of its own; gives back those
+    /// held for half their lease without room, so no lease runs out before its attempt.
+    fn start_next(self: &Arc<Self>) {
+        let next = self
+            .schedule()
+            .next(Instant::now(), self.settings.lease / 2);
+        if !next.give_back.is_empty() {
+            let (claims, ids) = (self.claims.clone(), next.give_back);
+            tokio::spawn(async move {
+                if let Err(err) = queue::release(&claims, &ids).await {
+                    tracing::warn!(error = %err, "giving back claimed webhook deliveries failed");
+                }
+            });
+        }
+        if next.start.is_empty() {
+            return;
+        }
+        // Each destination's URL parsed once for the batch.
+        let mut urls: HashMap<i64, Arc<url::Url>> = HashMap::new();
+        for mut delivery in next.start {
+            let url = urls
+                .entry(delivery.destination_id)
+                .or_insert_with(|| Arc::new(attempt::parse_url(&delivery.url)))
+                .clone();
+            let payload = Bytes::from(std::mem::take(&mut delivery.payload));
+            let attempts = self.clone();
             let span = tracing::info_span!("webhook_attempt", delivery.ulid = %delivery.ulid,
                 delivery.id = delivery.id, destination.id = delivery.destination_id,
                 workspace_id = delivery.workspace_id);
             let attempt = async move {
                 let (destination, workspace) = (delivery.destination_id, delivery.workspace_id);
                 let started_at = Utc::now();
-                let exchange = attempt::attempt(&client, &delivery).await;
+                let exchange = attempt::attempt(&attempts.client, &delivery, &url, payload).await;
                 let record = AttemptRecord::new(delivery.id, started_at, &exchange);
                 let asked = exchange.outcome.as_ref().ok().and_then(|received| {
                     retry::asked_wait(received.status, &received.headers, SystemTime::now())
                 });
-                let automatic = AutomaticAttempt::new(&delivery, record, &policy, asked);
+                let automatic = AutomaticAttempt::new(&delivery, record, &attempts.policy, asked);
                 let outcome = automatic.outcome();
                 tracing::debug!(
                     ?outcome,
                     duration_ms = exchange.duration.as_millis() as u64,
                     "webhook attempt"
                 );
-                metrics.webhook_attempt(outcome, exchange.duration);
+                attempts.metrics.webhook_attempt(outcome, exchange.duration);
                 // The delivery stays leased until its record is written.
-                let _ = records.send(automatic);
-                drop(permit);
-                in_flight.finish(destination, workspace);
+                let _ = attempts.records.send(automatic);
+                attempts.schedule().finished(destination, workspace);
+                attempts.start_next();
+                attempts.freed.notify_one();
             };
             tokio::spawn(attempt.instrument(span));
         }
-        full
     }
 }
 
