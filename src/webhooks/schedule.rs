@@ -1,5 +1,5 @@
 //! Which claimed deliveries start next on this instance. A claim takes up to twice what may be
-//! under way (per destination, per workspace, per instance), so a finished attempt's slot goes
+//! under way (per destination, per workspace, per instance; `Caps::hold`), so a finished attempt's slot goes
 //! at once to a delivery already claimed instead of waiting for the next claim, and claims
 //! come a batch at a time rather than one per finished attempt: each claim costs PostgreSQL
 //! ~3.5 ms whatever its size (its plan and its scans), plus ~20 µs a delivery.
@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 use super::attempt::ClaimedDelivery;
 use super::queue::Room;
 
-/// How many attempts may be under way at once; twice as many may be held (claimed).
+/// How many attempts may be under way at once, and how many times as many may be held
+/// (claimed: waiting or under way).
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
     pub instance: usize,
     pub destination: usize,
     pub workspace: usize,
+    /// 2, or 1 when no delivery may wait (its lease would not outlast a wait and an attempt).
+    pub hold: usize,
 }
-
-/// How many times the caps may be held (claimed, waiting or under way) at once.
-const HOLD_FACTOR: usize = 2;
 
 #[derive(Default)]
 struct Counts {
@@ -88,8 +88,8 @@ pub struct Schedule {
 pub struct Next {
     /// To attempt now (counted as under way).
     pub start: Vec<ClaimedDelivery>,
-    /// Held too long without room: given back to the queue unattempted (`queue::release`),
-    /// well before their lease lets another instance take them.
+    /// Held too long to start: given back to the queue unattempted (`queue::release`), while
+    /// their lease still keeps every other claim off them.
     pub give_back: Vec<i64>,
 }
 
@@ -108,18 +108,21 @@ impl Schedule {
     pub fn room(&self) -> (Room, Room, usize) {
         (
             room_under(
-                self.caps.destination * HOLD_FACTOR,
+                self.caps.destination * self.caps.hold,
                 &self.held.by_destination,
             ),
-            room_under(self.caps.workspace * HOLD_FACTOR, &self.held.by_workspace),
-            (self.caps.instance * HOLD_FACTOR).saturating_sub(self.held.total),
+            room_under(
+                self.caps.workspace * self.caps.hold,
+                &self.held.by_workspace,
+            ),
+            (self.caps.instance * self.caps.hold).saturating_sub(self.held.total),
         )
     }
 
     /// True when a claim is worth its cost now: nothing is under way, or what waits would
     /// keep the running attempts' slots busy for only a quarter of a round.
     pub fn wants_claim(&self) -> bool {
-        self.held.total < self.caps.instance * HOLD_FACTOR
+        self.held.total < self.caps.instance * self.caps.hold
             && (self.running.total == 0 || self.waiting.len() * 4 <= self.running.total)
     }
 
@@ -132,11 +135,17 @@ impl Schedule {
     }
 
     /// The waiting deliveries that may start now, in order; and those held longer than
-    /// `max_wait`, to give back.
+    /// `max_wait`, to give back: their attempt might outlast their lease.
     pub fn next(&mut self, now: Instant, max_wait: Duration) -> Next {
         let mut next = Next::default();
         let mut kept = VecDeque::with_capacity(self.waiting.len());
         while let Some((claimed_at, delivery)) = self.waiting.pop_front() {
+            if now.duration_since(claimed_at) > max_wait {
+                self.held
+                    .remove(delivery.destination_id, delivery.workspace_id);
+                next.give_back.push(delivery.id);
+                continue;
+            }
             if self.running.total >= self.caps.instance {
                 kept.push_back((claimed_at, delivery));
                 continue;
@@ -155,10 +164,6 @@ impl Schedule {
             ) {
                 self.running.add(&delivery);
                 next.start.push(delivery);
-            } else if now.duration_since(claimed_at) > max_wait {
-                self.held
-                    .remove(delivery.destination_id, delivery.workspace_id);
-                next.give_back.push(delivery.id);
             } else {
                 kept.push_back((claimed_at, delivery));
             }
@@ -210,6 +215,7 @@ mod tests {
         instance: 4,
         destination: 2,
         workspace: 3,
+        hold: 2,
     };
     const WAIT: Duration = Duration::from_secs(15);
 
@@ -271,6 +277,7 @@ mod tests {
             instance: 16,
             destination: 16,
             workspace: 16,
+            hold: 2,
         };
         let mut schedule = Schedule::new(caps);
         assert!(schedule.wants_claim(), "nothing under way");
@@ -302,6 +309,32 @@ mod tests {
         schedule.finished(10, 1);
         assert_eq!(schedule.running(), 0);
         assert!(schedule.room().0.partial.is_empty());
+    }
+
+    #[test]
+    fn what_waited_too_long_is_given_back_even_when_room_comes() {
+        let mut schedule = Schedule::new(CAPS);
+        let then = Instant::now();
+        schedule.add((1..=3).map(|id| delivery(id, 1, 10)).collect(), then);
+        schedule.next(then, WAIT);
+        schedule.finished(10, 1);
+        let next = schedule.next(then + WAIT * 2, WAIT);
+        assert!(
+            next.start.is_empty(),
+            "its lease may end during its attempt"
+        );
+        assert_eq!(next.give_back, vec![3]);
+    }
+
+    #[test]
+    fn holding_once_the_caps_claims_only_what_may_start() {
+        let mut schedule = Schedule::new(Caps { hold: 1, ..CAPS });
+        let now = Instant::now();
+        schedule.add((1..=2).map(|id| delivery(id, 1, 10)).collect(), now);
+        assert_eq!(ids(&schedule.next(now, Duration::ZERO).start), vec![1, 2]);
+        let (destinations, _, instance) = schedule.room();
+        assert_eq!(destinations.full, vec![10]);
+        assert_eq!(instance, 2);
     }
 
     #[test]

@@ -55,6 +55,12 @@ pub async fn run(
         settings.streaks.clone(),
         recorded,
     ));
+    // Claims hold up to twice what may run, unless no delivery could wait (`max_hold`).
+    let hold = if max_hold(&settings, &client).is_zero() {
+        1
+    } else {
+        2
+    };
     let attempts = Arc::new(Attempts {
         claims: crate::db::claim_pool(&pool),
         client,
@@ -63,6 +69,7 @@ pub async fn run(
             instance: settings.concurrency,
             destination: settings.destination_concurrency,
             workspace: settings.workspace_concurrency,
+            hold,
         })),
         freed: Notify::new(),
         records,
@@ -114,6 +121,16 @@ pub async fn run(
     // Closing waits for every connection to come back, the listener's too.
     drop(notifications);
     crate::db::close_within(&pool, Duration::from_secs(5)).await;
+}
+
+/// How long a claimed delivery may wait for room and still start: its lease must outlast the
+/// wait and its attempt (the client's whole timeout), or another claim could take it during
+/// the attempt. None with a lease no longer than an attempt (tests shorten it): then nothing
+/// is claimed ahead.
+fn max_hold(settings: &WebhookSettings, client: &OutboundClient) -> Duration {
+    settings
+        .lease
+        .saturating_sub(client.profile().total_timeout)
 }
 
 /// What claiming and starting attempts needs: the deliveries this instance holds, and where
@@ -172,11 +189,11 @@ impl Attempts {
     }
 
     /// Starts each held delivery that has room now, as a task of its own; gives back those
-    /// held for half their lease without room, so no lease runs out before its attempt.
+    /// held too long to start (`max_hold`).
     fn start_next(self: &Arc<Self>) {
         let next = self
             .schedule()
-            .next(Instant::now(), self.settings.lease / 2);
+            .next(Instant::now(), max_hold(&self.settings, &self.client));
         if !next.give_back.is_empty() {
             let (claims, ids) = (self.claims.clone(), next.give_back);
             tokio::spawn(async move {

@@ -96,6 +96,44 @@ async fn a_receiver_slower_than_five_seconds_fails_and_does_not_hold_up_others()
 }
 
 #[tokio::test]
+async fn a_delivery_held_for_a_slow_receiver_starts_only_while_its_lease_outlasts_the_attempt() {
+    // One attempt at a time to the destination, 4 s each, and a 6 s lease (an attempt may
+    // take 5 s: a delivery may wait 1 s for room). A claim holds up to two: the second would
+    // wait 4 s and start with 2 s of lease left, so another claim could take it again during
+    // its attempt. It is given back instead, and claimed afresh: each is attempted once.
+    let s = setup_with(&[
+        ("WEBHOOK_LEASE_SECONDS", "6"),
+        ("WEBHOOK_DESTINATION_CONCURRENCY", "1"),
+    ])
+    .await;
+    let slow = Receiver::start(Behaviour::Sleep(Duration::from_secs(4))).await;
+    s.destination(&s.ws.admin, "workspace", &slow.url, &["ticketOpened"])
+        .await;
+    for _ in 0..2 {
+        s.ticket(&s.ws.owner).await;
+    }
+    slow.wait_for(2).await;
+    settle(&s.app.pool).await;
+    let ulids: Vec<Value> = slow
+        .requests()
+        .iter()
+        .map(|c| body_of(c)["ulid"].clone())
+        .collect();
+    let unique: std::collections::HashSet<String> = ulids.iter().map(Value::to_string).collect();
+    assert_eq!(
+        (ulids.len(), unique.len()),
+        (2, 2),
+        "each delivery attempted once: {ulids:?}"
+    );
+    let attempts: Vec<(String, i32)> =
+        sqlx::query_as("SELECT status, attempts FROM webhook_deliveries ORDER BY id")
+            .fetch_all(&s.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, vec![("succeeded".to_string(), 1); 2]);
+}
+
+#[tokio::test]
 async fn a_hanging_receiver_holds_only_its_share_of_attempts_however_long_its_backlog() {
     // 4 attempts at once in all (all for one workspace), 2 per destination; a retry 2 s
     // after a failure.
