@@ -48,7 +48,7 @@
 //!   per destination).
 //! - `ROLE` (`all`): what `serve` runs: `web` (pages and API), `worker` (webhook delivery, mail
 //!   and sidebar warm-ups, with only the probes and metrics on `BIND_ADDR`), or `all`; `--role` overrides it.
-//! - `DATABASE_MAX_CONNECTIONS` (20): the request pool; `WORKER_DATABASE_CONNECTIONS` (5): the
+//! - `DATABASE_MAX_CONNECTIONS` (20): the request pool; `WORKER_DATABASE_CONNECTIONS` (6): the
 //!   webhook worker's own pool.
 //! - `METRICS_ADDR` (`127.0.0.1:9464`, or `off`): where `/metrics` is served for Prometheus;
 //!   `METRICS_TOKEN`: also serve it on `BIND_ADDR`, to `Authorization: Bearer <token>` only.
@@ -252,7 +252,7 @@ impl Config {
             limits: limits(&vars)?,
             role: vars.parsed("ROLE", || Role::All, Role::parse)?,
             database_max_connections: vars.count("DATABASE_MAX_CONNECTIONS", 20)?,
-            worker_database_connections: vars.count("WORKER_DATABASE_CONNECTIONS", 5)?,
+            worker_database_connections: vars.count("WORKER_DATABASE_CONNECTIONS", 6)?,
             metrics_addr: vars.parsed(
                 "METRICS_ADDR",
                 || Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
