@@ -36,10 +36,11 @@ const RECORD_WRITERS: usize = 2;
 
 /// Delivers webhooks until `cancel`: fans events out, claims due deliveries, attempts them
 /// with `client` and records the outcomes, on `pool`: a pool of its own
-/// (`WORKER_DATABASE_CONNECTIONS`: two listeners, two attempt-record writers, fan-out), and one more
-/// connection for the claims, beside the request pool, since requests that fill theirs (many tickets created at once,
-/// each waiting its turn for the ticket number) must not hold up claims, attempt records or
-/// fan-out. Measured: claims waited 20-25 ms for a connection on a shared pool.
+/// (`WORKER_DATABASE_CONNECTIONS`: two listeners, two attempt-record writers, fan-out), and
+/// one more connection for the claims, beside the request pool, since requests that fill
+/// theirs (many tickets created at once, each waiting its turn for the ticket number) must not
+/// hold up claims, attempt records or fan-out. Measured: claims waited 20-25 ms for a
+/// connection on a shared pool.
 pub async fn run(
     pool: PgPool,
     client: OutboundClient,
