@@ -8,6 +8,7 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool};
 
 use super::attempt::{AttemptRecord, ClaimedDelivery};
+use super::payload::TEST_TYPE;
 use super::retry::{Next, RetryPolicy};
 use crate::metrics::{DeliveryOutcome, QueueDepth};
 
@@ -82,13 +83,14 @@ pub async fn insert_deliveries(
              WHERE n.destination_id IN (SELECT id FROM target)
              RETURNING id, destination_id, event_type)
          INSERT INTO webhook_queue (delivery_id, destination_id, test)
-         SELECT id, destination_id, event_type = 'test' FROM queued",
+         SELECT id, destination_id, event_type = $7 FROM queued",
         &text(|d| &d.ulid) as &[&str],
         &deliveries.iter().map(|d| d.workspace_id).collect::<Vec<i64>>(),
         &deliveries.iter().map(|d| d.destination_id).collect::<Vec<i64>>(),
         &deliveries.iter().map(|d| d.event_id).collect::<Vec<Option<i64>>>() as &[Option<i64>],
         &text(|d| &d.event_type) as &[&str],
         &text(|d| &d.payload) as &[&str],
+        TEST_TYPE,
     )
     .execute(&mut *conn)
     .await?;
@@ -379,7 +381,7 @@ pub async fn record_automatic_batch(
          -- Both, like the attempt below, only for the deliveries the update found.
          retried AS (
              INSERT INTO webhook_queue (delivery_id, destination_id, test, next_attempt_at)
-             SELECT id, destination_id, event_type = 'test', now() + make_interval(secs => retry_after)
+             SELECT id, destination_id, event_type = $14, now() + make_interval(secs => retry_after)
              FROM updated WHERE status = 'pending'
              ON CONFLICT (delivery_id) DO UPDATE
                  SET next_attempt_at = EXCLUDED.next_attempt_at, locked_until = NULL),
@@ -405,6 +407,7 @@ pub async fn record_automatic_batch(
         &attempts.iter().map(AutomaticAttempt::status).collect::<Vec<_>>() as &[&str],
         &attempts.iter().map(AutomaticAttempt::retry_after_seconds).collect::<Vec<_>>() as &[Option<f64>],
         &attempts.iter().map(AutomaticAttempt::trigger).collect::<Vec<_>>() as &[&str],
+        TEST_TYPE,
     )
     .execute(pool)
     .await?;

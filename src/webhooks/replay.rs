@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::destinations::get_destination;
+use super::payload::TEST_TYPE;
 use super::queue;
 use super::replay_offer::FAILED_SINCE;
 use crate::auth::CurrentUser;
@@ -97,11 +98,12 @@ pub async fn replay_failed(
              WHERE {FAILED_SINCE}
              RETURNING id, destination_id, event_type)
          INSERT INTO webhook_queue (delivery_id, destination_id, test)
-         SELECT id, destination_id, event_type = 'test' FROM replayed"
+         SELECT id, destination_id, event_type = $4 FROM replayed"
     ))
     .bind(destination_id)
     .bind(since)
     .bind(id)
+    .bind(TEST_TYPE)
     .execute(&mut *tx)
     .await?
     .rows_affected();
