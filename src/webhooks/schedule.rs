@@ -1,10 +1,10 @@
 //! Which claimed deliveries start next on this instance. A claim takes up to twice what may be
-//! under way (per destination, per workspace, per instance; `Caps::hold`), so a finished attempt's slot goes
-//! at once to a delivery already claimed instead of waiting for the next claim, and claims
-//! come a batch at a time rather than one per finished attempt: each claim costs PostgreSQL
-//! ~3.5 ms whatever its size (its plan and its scans), plus ~20 µs a delivery.
-//! Deliveries start in the order the claim gave them (workspaces taking turns), each as soon
-//! as its destination, its workspace and the instance have room.
+//! under way (per destination, per workspace, per instance: `Caps::hold`), so a finished
+//! attempt's slot goes at once to a delivery already claimed instead of waiting for the next
+//! claim, and claims come a batch at a time rather than one per finished attempt (a drain of
+//! 20,000: 138 claims instead of 276, half the planning). Deliveries start in the order the
+//! claim gave them (workspaces taking turns), each as soon as its destination, its workspace
+//! and the instance have room.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
