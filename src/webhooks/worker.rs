@@ -104,12 +104,13 @@ pub async fn run(
             _ = tokio::time::sleep(POLL_INTERVAL) => true,
         };
     }
-    let _ = fan_out.await;
-    // What waits is given back for the next claim; attempts under way may finish and record.
+    // What waits is given back for the next claim at once (nothing new starts now);
+    // attempts under way may finish and record.
     let waiting = attempts.schedule().take_waiting();
     if let Err(err) = queue::release(&attempts.claims, &waiting).await {
         tracing::warn!(error = %err, "giving back claimed webhook deliveries failed");
     }
+    let _ = fan_out.await;
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         while attempts.schedule().running() > 0 {
             attempts.freed.notified().await;

@@ -1,7 +1,8 @@
 //! Crash safety: the real binary, killed with SIGKILL in the middle of a burst of 1,000
-//! deliveries and started again, delivers every one (duplicates only for attempts in flight).
+//! deliveries and started again, delivers every one (duplicates only for attempts in flight);
+//! stopped with SIGTERM, it gives back what it claimed and had not started.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use therethere::helpdesk::intake::{NewContact, NewTicket, receive_ticket};
 use therethere::helpdesk::users::{NewUser, Role};
@@ -110,4 +111,77 @@ async fn a_killed_instance_loses_no_delivery() {
         unlogged, 0,
         "every delivery has its successful attempt logged"
     );
+}
+
+#[tokio::test]
+async fn a_stopped_worker_gives_back_what_it_held_and_the_next_delivers_it_at_once() {
+    let db = spawn_database().await;
+    let receiver =
+        Receiver::start(Behaviour::Delayed(Duration::from_secs(3), 200, "{}".into())).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let (ws, _) = create_workspace(
+        &mut tx,
+        "Acme",
+        NewUser {
+            name: "Owner",
+            email: "owner@stop.test",
+            handle: "owner",
+            password: "owner-password",
+            role: Role::Owner,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query(
+        "INSERT INTO webhook_destinations (workspace_id, url, events, secret) VALUES ($1, $2, '{ticketOpened}', 'whsec_test')",
+    )
+    .bind(ws.id)
+    .bind(&receiver.url)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    for i in 0..3 {
+        let ticket = NewTicket {
+            subject: format!("Ticket {i}"),
+            body: "Help".into(),
+            contact: NewContact {
+                name: "Jane".into(),
+                email: format!("jane{i}@example.com"),
+            },
+            channel_id: None,
+        };
+        receive_ticket(&db.pool, ws.id, ticket).await.unwrap();
+    }
+    // One attempt at a time to the destination, so a claim holds two: one under way, one
+    // waiting; and a lease far longer than the test, so only giving back frees the second.
+    let env = [
+        ("WEBHOOK_LEASE_SECONDS", "120"),
+        ("WEBHOOK_DESTINATION_CONCURRENCY", "1"),
+    ];
+    let first = Binary::start(&db, &[], &env, None);
+    receiver.wait_for(1).await;
+    assert_eq!(leased_now(&db.pool).await, 2, "one under way, one held");
+    // SIGTERM: the attempt under way finishes and is recorded; the held one is given back.
+    // (Waited for on another thread: the receiver answers on this one.)
+    tokio::task::spawn_blocking(move || first.stop())
+        .await
+        .unwrap();
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "the held delivery was given back, not attempted while stopping"
+    );
+    assert_eq!(leased_now(&db.pool).await, 0, "nothing left leased");
+
+    let started = Instant::now();
+    let second = Binary::start(&db, &[], &env, None);
+    until_all_succeeded(&db.pool, 3).await;
+    second.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the given-back delivery waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(unique_ulids(&receiver), (3, 3), "each delivered once");
 }
