@@ -22,7 +22,8 @@
 //!   is disabled (its managers warned by email at half the count).
 //! - `WEBHOOK_RETRY_AFTER_CAP`: the longest wait a receiver's 429 `Retry-After` may ask for
 //!   (seconds, default 600).
-//! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30).
+//! - `WEBHOOK_LEASE_SECONDS`: how long a claimed delivery is reserved (default 30); a claimed
+//!   delivery may wait for room for this less the 5 s attempt timeout.
 //! - `WEBHOOK_CONCURRENCY`: webhook attempts under way at once per instance (default 256).
 //! - `WEBHOOK_DESTINATION_CONCURRENCY`: of those, at most this many to one destination (default 16).
 //! - `WEBHOOK_WORKSPACE_CONCURRENCY`: and at most this many for one workspace (default three
