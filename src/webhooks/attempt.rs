@@ -29,7 +29,7 @@ pub struct ClaimedDelivery {
 /// Webhooks library verifies it and refuses replays; during a grace period
 /// `webhook-signature` carries the previous secret's signature too.
 /// `url` is the destination's URL parsed ([`parse_url`]) and `payload` the delivery's own,
-/// given apart so that a batch parses each destination's URL once and no payload is copied:
+/// given apart so that the worker parses each destination's URL once and no payload is copied:
 /// parsing every attempt's URL was 6 % of the worker's CPU in the drain (`perf`).
 pub async fn attempt(
     client: &OutboundClient,

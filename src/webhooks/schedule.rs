@@ -1,5 +1,5 @@
 //! Which claimed deliveries start next on this instance. A claim takes up to twice what may be
-//! under way (per destination, per workspace, per instance: `Caps::hold`), so a finished
+//! under way (per destination, per workspace, per instance), so a finished
 //! attempt's slot goes at once to a delivery already claimed instead of waiting for the next
 //! claim, and claims come a batch at a time rather than one per finished attempt (a drain of
 //! 20,000: 138 claims instead of 276, half the planning). Deliveries start in the order the
@@ -12,15 +12,12 @@ use std::time::{Duration, Instant};
 use super::attempt::ClaimedDelivery;
 use super::queue::Room;
 
-/// How many attempts may be under way at once, and how many times as many may be held
-/// (claimed: waiting or under way).
+/// How many attempts may be under way at once.
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
     pub instance: usize,
     pub destination: usize,
     pub workspace: usize,
-    /// 2, or 1 when no delivery may wait (its lease would not outlast a wait and an attempt).
-    pub hold: usize,
 }
 
 #[derive(Default)]
@@ -83,6 +80,11 @@ struct Held {
 /// The deliveries this instance holds: waiting for room, or under way.
 pub struct Schedule {
     caps: Caps,
+    /// How long a delivery may wait for room and still start.
+    max_wait: Duration,
+    /// How many times the caps may be held (claimed: waiting or under way): twice, or once
+    /// when nothing may wait.
+    hold: usize,
     /// Each destination's waiting deliveries, oldest claimed first. Kept per destination so
     /// that a finished attempt finds the next one to start among destinations, not among
     /// every waiting delivery (a scan of the whole list per attempt cost the worker more than
@@ -106,9 +108,11 @@ pub struct Next {
 }
 
 impl Schedule {
-    pub fn new(caps: Caps) -> Self {
+    pub fn new(caps: Caps, max_wait: Duration) -> Self {
         Schedule {
             caps,
+            max_wait,
+            hold: if max_wait.is_zero() { 1 } else { 2 },
             waiting: HashMap::new(),
             claimed: 0,
             held: Counts::default(),
@@ -120,15 +124,9 @@ impl Schedule {
     /// instance may still claim.
     pub fn room(&self) -> (Room, Room, usize) {
         (
-            room_under(
-                self.caps.destination * self.caps.hold,
-                &self.held.by_destination,
-            ),
-            room_under(
-                self.caps.workspace * self.caps.hold,
-                &self.held.by_workspace,
-            ),
-            (self.caps.instance * self.caps.hold).saturating_sub(self.held.total),
+            room_under(self.caps.destination * self.hold, &self.held.by_destination),
+            room_under(self.caps.workspace * self.hold, &self.held.by_workspace),
+            (self.caps.instance * self.hold).saturating_sub(self.held.total),
         )
     }
 
@@ -139,7 +137,7 @@ impl Schedule {
     /// True when a claim is worth its cost now: nothing is under way, or what waits would
     /// keep the running attempts' slots busy for only a quarter of a round.
     pub fn wants_claim(&self) -> bool {
-        self.held.total < self.caps.instance * self.caps.hold
+        self.held.total < self.caps.instance * self.hold
             && (self.running.total == 0 || self.waiting_count() * 4 <= self.running.total)
     }
 
@@ -171,8 +169,9 @@ impl Schedule {
     }
 
     /// The waiting deliveries that may start now, in claim order; and those held longer than
-    /// `max_wait`, to give back: their attempt might outlast their lease.
-    pub fn next(&mut self, now: Instant, max_wait: Duration) -> Next {
+    /// the longest wait, to give back: their attempt might outlast their lease.
+    pub fn next(&mut self, now: Instant) -> Next {
+        let max_wait = self.max_wait;
         let mut next = Next::default();
         for queue in self.waiting.values_mut() {
             while let Some(oldest) = queue.front() {
@@ -257,7 +256,6 @@ mod tests {
         instance: 4,
         destination: 2,
         workspace: 3,
-        hold: 2,
     };
     const WAIT: Duration = Duration::from_secs(15);
 
@@ -267,7 +265,7 @@ mod tests {
 
     #[test]
     fn starts_in_claim_order_within_every_cap_and_holds_the_rest() {
-        let mut schedule = Schedule::new(CAPS);
+        let mut schedule = Schedule::new(CAPS, WAIT);
         let now = Instant::now();
         // Workspace 1: destinations 10 and 11; workspace 2: destination 20.
         schedule.add(
@@ -281,7 +279,7 @@ mod tests {
             ],
             now,
         );
-        let next = schedule.next(now, WAIT);
+        let next = schedule.next(now);
         // Destination 10 takes two, workspace 1 reaches three with 4, and the instance its
         // fourth with workspace 2's.
         assert_eq!(ids(&next.start), vec![1, 2, 4, 6]);
@@ -290,20 +288,20 @@ mod tests {
 
         // Destination 10 finishes one: its next starts, not destination 11's.
         schedule.finished(10, 1);
-        assert_eq!(ids(&schedule.next(now, WAIT).start), vec![3]);
+        assert_eq!(ids(&schedule.next(now).start), vec![3]);
         schedule.finished(20, 2);
         // Workspace 1 is at its cap of three: 5 waits though the instance has room.
-        assert!(schedule.next(now, WAIT).start.is_empty());
+        assert!(schedule.next(now).start.is_empty());
         schedule.finished(11, 1);
-        assert_eq!(ids(&schedule.next(now, WAIT).start), vec![5]);
+        assert_eq!(ids(&schedule.next(now).start), vec![5]);
     }
 
     #[test]
     fn the_claims_room_counts_what_is_held_up_to_twice_the_caps() {
-        let mut schedule = Schedule::new(CAPS);
+        let mut schedule = Schedule::new(CAPS, WAIT);
         let now = Instant::now();
         schedule.add((1..=3).map(|id| delivery(id, 1, 10)).collect(), now);
-        schedule.next(now, WAIT);
+        schedule.next(now);
         let (destinations, workspaces, instance) = schedule.room();
         assert_eq!(destinations.each, 4);
         assert_eq!(destinations.partial, vec![(10, 1)]);
@@ -319,31 +317,30 @@ mod tests {
             instance: 16,
             destination: 16,
             workspace: 16,
-            hold: 2,
         };
-        let mut schedule = Schedule::new(caps);
+        let mut schedule = Schedule::new(caps, WAIT);
         assert!(schedule.wants_claim(), "nothing under way");
         let now = Instant::now();
         schedule.add((1..=24).map(|id| delivery(id, 1, 10)).collect(), now);
-        schedule.next(now, WAIT);
+        schedule.next(now);
         // 16 running, 8 waiting: half a round is still waiting.
         assert!(!schedule.wants_claim());
         for _ in 0..4 {
             schedule.finished(10, 1);
         }
-        schedule.next(now, WAIT);
+        schedule.next(now);
         // 16 running, 4 waiting.
         assert!(schedule.wants_claim());
     }
 
     #[test]
     fn what_waits_too_long_is_given_back_and_no_longer_held() {
-        let mut schedule = Schedule::new(CAPS);
+        let mut schedule = Schedule::new(CAPS, WAIT);
         let then = Instant::now();
         schedule.add((1..=4).map(|id| delivery(id, 1, 10)).collect(), then);
-        assert_eq!(ids(&schedule.next(then, WAIT).start), vec![1, 2]);
+        assert_eq!(ids(&schedule.next(then).start), vec![1, 2]);
         let later = then + WAIT + Duration::from_millis(1);
-        let next = schedule.next(later, WAIT);
+        let next = schedule.next(later);
         assert!(next.start.is_empty());
         assert_eq!(next.give_back, vec![3, 4]);
         assert_eq!(schedule.room().0.partial, vec![(10, 2)]);
@@ -355,12 +352,12 @@ mod tests {
 
     #[test]
     fn what_waited_too_long_is_given_back_even_when_room_comes() {
-        let mut schedule = Schedule::new(CAPS);
+        let mut schedule = Schedule::new(CAPS, WAIT);
         let then = Instant::now();
         schedule.add((1..=3).map(|id| delivery(id, 1, 10)).collect(), then);
-        schedule.next(then, WAIT);
+        schedule.next(then);
         schedule.finished(10, 1);
-        let next = schedule.next(then + WAIT * 2, WAIT);
+        let next = schedule.next(then + WAIT * 2);
         assert!(
             next.start.is_empty(),
             "its lease may end during its attempt"
@@ -370,10 +367,10 @@ mod tests {
 
     #[test]
     fn holding_once_the_caps_claims_only_what_may_start() {
-        let mut schedule = Schedule::new(Caps { hold: 1, ..CAPS });
+        let mut schedule = Schedule::new(CAPS, Duration::ZERO);
         let now = Instant::now();
         schedule.add((1..=2).map(|id| delivery(id, 1, 10)).collect(), now);
-        assert_eq!(ids(&schedule.next(now, Duration::ZERO).start), vec![1, 2]);
+        assert_eq!(ids(&schedule.next(now).start), vec![1, 2]);
         let (destinations, _, instance) = schedule.room();
         assert_eq!(destinations.full, vec![10]);
         assert_eq!(instance, 2);
@@ -381,10 +378,10 @@ mod tests {
 
     #[test]
     fn shutdown_takes_what_waits() {
-        let mut schedule = Schedule::new(CAPS);
+        let mut schedule = Schedule::new(CAPS, WAIT);
         let now = Instant::now();
         schedule.add((1..=3).map(|id| delivery(id, 1, 10)).collect(), now);
-        schedule.next(now, WAIT);
+        schedule.next(now);
         assert_eq!(schedule.take_waiting(), vec![3]);
         assert_eq!(schedule.room().0.partial, vec![(10, 2)]);
     }

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::attempt::{self, AttemptRecord};
+use super::attempt::{self, AttemptRecord, ClaimedDelivery};
 use super::queue::{self, AutomaticAttempt};
 use super::retry::{self, RetryPolicy};
 use super::schedule::{Caps, Schedule};
@@ -33,6 +33,7 @@ const FAN_OUT_BATCH: i64 = 500;
 const CLAIM_BATCH: usize = 200;
 const RECORD_BATCH: usize = 500;
 const RECORD_WRITERS: usize = 2;
+const URL_CACHE: usize = 4096;
 
 /// Delivers webhooks until `cancel`: fans events out, claims due deliveries, attempts them
 /// with `client` and records the outcomes, on `pool`: a pool of its own
@@ -57,22 +58,20 @@ pub async fn run(
         settings.streaks.clone(),
         recorded,
     ));
-    // Claims hold up to twice what may run, unless no delivery could wait (`max_hold`).
-    let hold = if max_hold(&settings, &client).is_zero() {
-        1
-    } else {
-        2
-    };
+    let max_wait = max_hold(&settings, &client);
     let attempts = Arc::new(Attempts {
         claims: crate::db::claim_pool(&pool),
         client,
         policy: Arc::new(settings.retry.clone()),
-        schedule: Mutex::new(Schedule::new(Caps {
-            instance: settings.concurrency,
-            destination: settings.destination_concurrency,
-            workspace: settings.workspace_concurrency,
-            hold,
-        })),
+        schedule: Mutex::new(Schedule::new(
+            Caps {
+                instance: settings.concurrency,
+                destination: settings.destination_concurrency,
+                workspace: settings.workspace_concurrency,
+            },
+            max_wait,
+        )),
+        urls: Mutex::new(HashMap::new()),
         freed: Notify::new(),
         records,
         settings: settings.clone(),
@@ -144,6 +143,9 @@ struct Attempts {
     client: OutboundClient,
     policy: Arc<RetryPolicy>,
     schedule: Mutex<Schedule>,
+    /// Each destination's URL as last claimed, parsed: parsing every attempt's URL was 6 % of
+    /// the worker's CPU in the drain (`perf`), and attempts mostly start one at a time.
+    urls: Mutex<HashMap<i64, (String, Arc<url::Url>)>>,
     /// An attempt finished: room for another.
     freed: Notify,
     records: mpsc::UnboundedSender<AutomaticAttempt>,
@@ -158,6 +160,26 @@ impl Attempts {
 
     fn wants_claim(&self) -> bool {
         self.schedule().wants_claim()
+    }
+
+    /// The destination's URL parsed, once for as long as it stays the same.
+    fn url(&self, delivery: &ClaimedDelivery) -> Arc<url::Url> {
+        let mut urls = self.urls.lock().expect("webhook URL cache lock");
+        if let Some((text, parsed)) = urls.get(&delivery.destination_id)
+            && *text == delivery.url
+        {
+            return parsed.clone();
+        }
+        // Bounded: forgotten wholesale now and then, and parsed again as needed.
+        if urls.len() >= URL_CACHE {
+            urls.clear();
+        }
+        let parsed = Arc::new(attempt::parse_url(&delivery.url));
+        urls.insert(
+            delivery.destination_id,
+            (delivery.url.clone(), parsed.clone()),
+        );
+        parsed
     }
 
     /// Claims what is due, as much as each destination's, workspace's and the instance's room
@@ -197,9 +219,7 @@ impl Attempts {
     /// Starts each held delivery that has room now, as a task of its own; gives back those
     /// held too long to start (`max_hold`).
     fn start_next(self: &Arc<Self>, now: Instant) {
-        let next = self
-            .schedule()
-            .next(now, max_hold(&self.settings, &self.client));
+        let next = self.schedule().next(now);
         if !next.give_back.is_empty() {
             let (claims, ids) = (self.claims.clone(), next.give_back);
             tokio::spawn(async move {
@@ -208,16 +228,8 @@ impl Attempts {
                 }
             });
         }
-        if next.start.is_empty() {
-            return;
-        }
-        // Each destination's URL parsed once for the batch.
-        let mut urls: HashMap<i64, Arc<url::Url>> = HashMap::new();
         for mut delivery in next.start {
-            let url = urls
-                .entry(delivery.destination_id)
-                .or_insert_with(|| Arc::new(attempt::parse_url(&delivery.url)))
-                .clone();
+            let url = self.url(&delivery);
             let payload = Bytes::from(std::mem::take(&mut delivery.payload));
             let attempts = self.clone();
             let span = tracing::info_span!("webhook_attempt", delivery.ulid = %delivery.ulid,

@@ -25,15 +25,9 @@ fn start_binary(db: &TestApp) -> Binary {
     Binary::start(db, &[], &env, None)
 }
 
-#[tokio::test]
-async fn a_killed_instance_loses_no_delivery() {
-    let db = spawn_database().await;
-    let receiver = Receiver::start(Behaviour::Delayed(
-        Duration::from_millis(100),
-        200,
-        "{}".into(),
-    ))
-    .await;
+/// A workspace with `destinations` destinations to `receiver` for new tickets, and `tickets`
+/// tickets received: events waiting for a worker to fan them out.
+async fn queue_tickets(db: &TestApp, receiver: &Receiver, destinations: usize, tickets: usize) {
     let mut tx = db.pool.begin().await.unwrap();
     let (ws, _) = create_workspace(
         &mut tx,
@@ -49,7 +43,7 @@ async fn a_killed_instance_loses_no_delivery() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    for _ in 0..DESTINATIONS {
+    for _ in 0..destinations {
         sqlx::query(
             "INSERT INTO webhook_destinations (workspace_id, url, events, secret) VALUES ($1, $2, '{ticketOpened}', 'whsec_test')",
         )
@@ -59,7 +53,7 @@ async fn a_killed_instance_loses_no_delivery() {
         .await
         .unwrap();
     }
-    for i in 0..TICKETS {
+    for i in 0..tickets {
         let ticket = NewTicket {
             subject: format!("Ticket {i}"),
             body: "Help".into(),
@@ -71,6 +65,18 @@ async fn a_killed_instance_loses_no_delivery() {
         };
         receive_ticket(&db.pool, ws.id, ticket).await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_killed_instance_loses_no_delivery() {
+    let db = spawn_database().await;
+    let receiver = Receiver::start(Behaviour::Delayed(
+        Duration::from_millis(100),
+        200,
+        "{}".into(),
+    ))
+    .await;
+    queue_tickets(&db, &receiver, DESTINATIONS, TICKETS).await;
     let expected = DESTINATIONS * TICKETS;
 
     let mut first = start_binary(&db);
@@ -118,41 +124,7 @@ async fn a_stopped_worker_gives_back_what_it_held_and_the_next_delivers_it_at_on
     let db = spawn_database().await;
     let receiver =
         Receiver::start(Behaviour::Delayed(Duration::from_secs(3), 200, "{}".into())).await;
-    let mut tx = db.pool.begin().await.unwrap();
-    let (ws, _) = create_workspace(
-        &mut tx,
-        "Acme",
-        NewUser {
-            name: "Owner",
-            email: "owner@stop.test",
-            handle: "owner",
-            password: "owner-password",
-            role: Role::Owner,
-        },
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    sqlx::query(
-        "INSERT INTO webhook_destinations (workspace_id, url, events, secret) VALUES ($1, $2, '{ticketOpened}', 'whsec_test')",
-    )
-    .bind(ws.id)
-    .bind(&receiver.url)
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    for i in 0..3 {
-        let ticket = NewTicket {
-            subject: format!("Ticket {i}"),
-            body: "Help".into(),
-            contact: NewContact {
-                name: "Jane".into(),
-                email: format!("jane{i}@example.com"),
-            },
-            channel_id: None,
-        };
-        receive_ticket(&db.pool, ws.id, ticket).await.unwrap();
-    }
+    queue_tickets(&db, &receiver, 1, 3).await;
     // One attempt at a time to the destination, so a claim holds two: one under way, one
     // waiting; and a lease far longer than the test, so only giving back frees the second.
     let env = [
