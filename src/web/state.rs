@@ -60,7 +60,13 @@ impl AppState {
         AppState(Arc::new(Inner {
             metrics,
             events: Doorbell::spawn(pool.clone(), crate::helpdesk::events::NOTIFY_CHANNEL),
-            intake: TicketIntake::spawn(pool.clone()),
+            intake: TicketIntake::spawn(
+                pool.clone(),
+                Some(crate::webhooks::fanout::after_intake(
+                    pool.clone(),
+                    config.app_url.clone(),
+                )),
+            ),
             outbound,
             sidebar,
             credentials: Arc::default(),

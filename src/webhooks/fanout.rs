@@ -3,10 +3,11 @@
 //! its exact payload queued per notification, all in one transaction.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::audience::{EventFacts, Notification, Subscriber, audience};
 use super::event_types::EventType;
@@ -15,6 +16,7 @@ use super::payload::{
 };
 use super::queue::{self, NewDelivery};
 use crate::app_url::AppUrl;
+use crate::helpdesk::intake::AfterBatch;
 use crate::helpdesk::new_ulid;
 
 #[derive(sqlx::FromRow)]
@@ -80,6 +82,48 @@ pub async fn fan_out_pending(
     )
     .fetch_all(&mut *tx)
     .await?;
+    fan_out(tx, app_url, events).await
+}
+
+/// Fans out those of `ids` not taken already (by the worker's loop, or another instance's),
+/// at once; returns how many events it took. For the ticket intake's batches.
+pub async fn fan_out_events(
+    pool: &PgPool,
+    app_url: &AppUrl,
+    ids: &[i64],
+) -> Result<usize, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let events: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, workspace_id, ticket_id, kind, actor_id, data FROM events
+         WHERE id = ANY($1) AND NOT webhooks_fanned_out
+         ORDER BY id FOR UPDATE SKIP LOCKED",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    fan_out(tx, app_url, events).await
+}
+
+/// The intake's step after each batch of tickets (`helpdesk::intake::AfterBatch`): the
+/// batch's events are fanned out before the next batch starts. What fails here stays pending
+/// for the worker's loop.
+pub fn after_intake(pool: PgPool, app_url: AppUrl) -> AfterBatch {
+    Arc::new(move |ids| {
+        let (pool, app_url) = (pool.clone(), app_url.clone());
+        Box::pin(async move {
+            if let Err(err) = fan_out_events(&pool, &app_url, &ids).await {
+                tracing::warn!(error = %err, "fanning out new tickets failed; the worker will");
+            }
+        })
+    })
+}
+
+/// Queues the deliveries of `events` (locked by the caller's `tx`) and marks them, then commits.
+async fn fan_out(
+    mut tx: Transaction<'_, Postgres>,
+    app_url: &AppUrl,
+    events: Vec<EventRow>,
+) -> Result<usize, sqlx::Error> {
     if events.is_empty() {
         return Ok(0);
     }

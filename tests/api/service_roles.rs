@@ -1,5 +1,6 @@
 //! Roles: web instances and delivery workers scale separately on one database. One web and
 //! two workers (real binaries); a worker SIGKILLed in the middle of a burst loses nothing.
+//! A web instance queues its new tickets' deliveries itself (the intake fans out each batch).
 
 use std::time::Duration;
 
@@ -9,7 +10,9 @@ use therethere::helpdesk::users::{NewUser, Role};
 use therethere::helpdesk::workspaces::create_workspace;
 use therethere::limits::Limits;
 
-use crate::helpers::{Binary, leased_now, spawn_database, unique_ulids, until_all_succeeded};
+use crate::helpers::{
+    Binary, TestApp, eventually, leased_now, spawn_database, unique_ulids, until_all_succeeded,
+};
 use crate::receiver::{Behaviour, Receiver};
 
 const DESTINATIONS: usize = 5;
@@ -24,19 +27,7 @@ async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
         "{}".into(),
     ))
     .await;
-    let mut tx = db.pool.begin().await.unwrap();
-    let owner = NewUser {
-        name: "Owner",
-        email: "owner@roles.test",
-        handle: "owner",
-        password: "owner-password",
-        role: Role::Owner,
-    };
-    let (_, owner) = create_workspace(&mut tx, "Acme", owner).await.unwrap();
-    let (_, token) = create_api_token(&mut tx, &Limits::default(), owner.id, "roles")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let token = owner_token(&db).await;
 
     let worker_env = [
         ("WEBHOOK_LEASE_SECONDS", "2"),
@@ -64,17 +55,7 @@ async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
     assert_eq!(page.status(), 404);
 
     let client = reqwest::Client::new();
-    for i in 0..DESTINATIONS {
-        let body = json!({"scope": "workspace", "url": receiver.url, "events": ["ticketOpened"], "name": format!("d{i}")});
-        let created = client
-            .post(format!("{}/api/webhook-destinations", web.base))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-    }
+    add_destinations(&client, &web, &token, |_| receiver.url.clone()).await;
     let expected = DESTINATIONS * TICKETS;
     let burst = futures::future::join_all((0..TICKETS).map(|i| {
         let (client, url, token) = (client.clone(), format!("{}/api/tickets", web.base), token.clone());
@@ -114,4 +95,94 @@ async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
     );
     web.stop();
     second.stop();
+}
+
+/// The intake fans out each batch of tickets before taking the next, so a web instance with
+/// no worker anywhere still queues every new ticket's deliveries, once per destination, and
+/// marks its event done: nothing is left for a worker's fan-out.
+#[tokio::test]
+async fn a_web_instance_queues_its_new_tickets_deliveries_itself() {
+    let db = spawn_database().await;
+    let token = owner_token(&db).await;
+    let mut web = Binary::start(&db, &["--role", "web"], &[], None);
+    assert_eq!(web.ready().await, json!({"status": "ready"}));
+    let client = reqwest::Client::new();
+    // Never called: no worker runs.
+    add_destinations(&client, &web, &token, |i| {
+        format!("http://127.0.0.1:9/hook{i}")
+    })
+    .await;
+    let tickets = 20;
+    futures::future::join_all((0..tickets).map(|i| {
+        let (client, url, token) = (client.clone(), format!("{}/api/tickets", web.base), token.clone());
+        async move {
+            let body = json!({"subject": format!("Ticket {i}"), "body": "Help", "contact": {"name": "Jane", "email": "jane@example.com"}});
+            let response = client.post(url).bearer_auth(&token).json(&body).send().await.unwrap();
+            assert_eq!(response.status(), 201);
+        }
+    }))
+    .await;
+
+    let expected = (tickets * DESTINATIONS) as i64;
+    eventually(
+        "the web instance queues every delivery",
+        Duration::from_secs(10),
+        || async {
+            let (queued, pairs): (i64, i64) = sqlx::query_as(
+                "SELECT count(*), count(DISTINCT (d.event_id, d.destination_id))
+             FROM webhook_queue q JOIN webhook_deliveries d ON d.id = q.delivery_id",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            assert_eq!(queued, pairs, "one delivery per event and destination");
+            (queued == expected).then_some(())
+        },
+    )
+    .await;
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE NOT webhooks_fanned_out")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, 0, "every event is marked fanned out");
+    web.stop();
+}
+
+/// A workspace with an owner, and the owner's API token.
+async fn owner_token(db: &TestApp) -> String {
+    let mut tx = db.pool.begin().await.unwrap();
+    let owner = NewUser {
+        name: "Owner",
+        email: "owner@roles.test",
+        handle: "owner",
+        password: "owner-password",
+        role: Role::Owner,
+    };
+    let (_, owner) = create_workspace(&mut tx, "Acme", owner).await.unwrap();
+    let (_, token) = create_api_token(&mut tx, &Limits::default(), owner.id, "roles")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    token
+}
+
+/// `DESTINATIONS` workspace destinations of `ticketOpened`, the i-th at `url(i)`.
+async fn add_destinations(
+    client: &reqwest::Client,
+    web: &Binary,
+    token: &str,
+    url: impl Fn(usize) -> String,
+) {
+    for i in 0..DESTINATIONS {
+        let body = json!({"scope": "workspace", "url": url(i), "events": ["ticketOpened"], "name": format!("d{i}")});
+        let created = client
+            .post(format!("{}/api/webhook-destinations", web.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    }
 }

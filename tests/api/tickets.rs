@@ -168,7 +168,7 @@ async fn tickets_received_in_one_batch_each_get_their_own_answer() {
         tickets[2].is_none(),
         "another workspace's channel is refused"
     );
-    let got = |i: usize| tickets[i].as_ref().unwrap();
+    let got = |i: usize| &tickets[i].as_ref().unwrap().ticket;
     for (i, subject) in [(0, "One"), (1, "Two"), (3, "Four"), (4, "Five"), (5, "Six")] {
         assert_eq!(got(i).subject, subject, "each answer is its own arrival's");
     }
@@ -233,7 +233,7 @@ async fn tickets_received_in_one_batch_each_get_their_own_answer() {
 async fn a_ticket_that_fails_in_a_batch_fails_alone() {
     let app = spawn_app().await;
     let ws = app.create_workspace("Acme").await;
-    let intake = TicketIntake::spawn(app.pool.clone());
+    let intake = TicketIntake::spawn(app.pool.clone(), None);
     let new = |subject: &str| NewTicket {
         subject: subject.into(),
         body: "Help".into(),
