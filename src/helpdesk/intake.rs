@@ -226,7 +226,9 @@ impl TicketIntake {
 /// `after_batch` runs before the next batch starts: a burst of tickets thus pays for the work
 /// its events make (the service fans them out to webhooks) instead of handing it on faster
 /// than it can be done. Measured with the fan-out there: deliveries kept pace with the
-/// tickets, event to first attempt p99 0.98-1.17 s → 0.16-0.32 s (BENCHMARKS.md).
+/// tickets, event to first attempt p99 0.99-1.05 s → 0.18-0.32 s, for a tenth less of
+/// deliveries/s end to end (BENCHMARKS.md). Its cost depends on how many destinations listen,
+/// never on how their receivers behave.
 async fn gather(
     pool: PgPool,
     mut arrived: mpsc::Receiver<Waiting>,

@@ -118,7 +118,14 @@ pub fn after_intake(pool: PgPool, app_url: AppUrl) -> AfterBatch {
     })
 }
 
-/// Queues the deliveries of `events` (locked by the caller's `tx`) and marks them, then commits.
+/// Most deliveries one fan-out transaction queues (an event's own always go together). It
+/// bounds how long the intake's after-batch step holds up the next batch of tickets, every
+/// workspace's, for one workspace with many destinations; the events left over wait for the
+/// worker's next pass (a poll at most away).
+const MOST_DELIVERIES: usize = 2_000;
+
+/// Queues the deliveries of `events` (locked by the caller's `tx`), up to [`MOST_DELIVERIES`],
+/// and marks the events fanned out, then commits; returns how many events it took.
 async fn fan_out(
     mut tx: Transaction<'_, Postgres>,
     app_url: &AppUrl,
@@ -129,15 +136,36 @@ async fn fan_out(
     }
     let subscribers = load_subscribers(&mut tx, &events).await?;
     // Who hears what first: the objects payloads are made of are loaded only for the events
-    // someone hears (a workspace with no destinations costs its events' marks alone).
-    let heard: Vec<(&EventRow, Vec<Notification>)> = events
+    // someone hears (a workspace with no destinations costs its events' marks alone). Up to
+    // the bound, workspaces take turns here too: each one's oldest event before any one's
+    // second.
+    let mut turns: HashMap<i64, usize> = HashMap::new();
+    let mut in_turn: Vec<(usize, &EventRow)> = events
         .iter()
         .map(|event| {
-            let subscribers = subscribers
-                .get(&event.workspace_id)
-                .map_or(&[][..], Vec::as_slice);
-            (event, audience(&event.facts(), subscribers))
+            let turn = turns.entry(event.workspace_id).or_default();
+            *turn += 1;
+            (*turn, event)
         })
+        .collect();
+    in_turn.sort_by_key(|(turn, event)| (*turn, event.id));
+    let mut taken: Vec<(&EventRow, Vec<Notification>)> = Vec::new();
+    let mut planned = 0;
+    for (_, event) in in_turn {
+        let subscribers = subscribers
+            .get(&event.workspace_id)
+            .map_or(&[][..], Vec::as_slice);
+        let notifications = audience(&event.facts(), subscribers);
+        if !taken.is_empty() && planned + notifications.len() > MOST_DELIVERIES {
+            break;
+        }
+        planned += notifications.len();
+        taken.push((event, notifications));
+    }
+    // Those past the bound stay pending (locked until this commits).
+    let ids: Vec<i64> = taken.iter().map(|(event, _)| event.id).collect();
+    let heard: Vec<(&EventRow, Vec<Notification>)> = taken
+        .into_iter()
         .filter(|(_, notifications)| !notifications.is_empty())
         .collect();
     let mut deliveries = Vec::new();
@@ -167,7 +195,6 @@ async fn fan_out(
         }
     }
     queue::insert_deliveries(&mut tx, &deliveries).await?;
-    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
     sqlx::query!(
         "UPDATE events SET webhooks_fanned_out = true WHERE id = ANY($1)",
         &ids
@@ -175,7 +202,7 @@ async fn fan_out(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(events.len())
+    Ok(ids.len())
 }
 
 /// The enabled destinations of the workspaces `events` come from, by workspace, in one query.

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::receiver::{Behaviour, Receiver};
+use therethere::helpdesk::intake::{Arrival, NewContact, NewTicket, receive_tickets};
 
 #[tokio::test]
 async fn failures_are_retried_three_times_in_all_waiting_as_configured() {
@@ -851,6 +852,53 @@ async fn fan_out_takes_another_workspaces_event_before_a_burst_queued_earlier() 
         later_batches >= 8,
         "the other workspace's event was fanned out in batch {queued_in_batch} of {}",
         queued_in_batch + later_batches
+    );
+}
+
+/// A fan-out transaction queues at most 2,000 deliveries (an event's own together), so the
+/// intake's after-batch step never holds up the next batch for long: 150 events heard by 20
+/// destinations each (3,000 deliveries, arriving unannounced so the worker's poll takes them
+/// at once) are queued in two transactions or more, each delivery once.
+#[tokio::test]
+async fn one_fan_out_transaction_queues_at_most_two_thousand_deliveries() {
+    let s = setup().await;
+    let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    for _ in 0..20 {
+        s.destination(&s.ws.admin, "workspace", &receiver.url, &["ticketOpened"])
+            .await;
+    }
+    let arrivals: Vec<Arrival> = (0..150)
+        .map(|i| {
+            let new = NewTicket {
+                subject: format!("Ticket {i}"),
+                body: "Help".into(),
+                contact: NewContact {
+                    name: "Jane".into(),
+                    email: "jane@example.com".into(),
+                },
+                channel_id: None,
+            };
+            Arrival::check(s.ws.id, new).unwrap()
+        })
+        .collect();
+    receive_tickets(&s.app.pool, &arrivals).await.unwrap();
+    settle(&s.app.pool).await;
+    let (deliveries, pairs, transactions, largest): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT sum(n)::bigint, (SELECT count(DISTINCT (event_id, destination_id)) FROM webhook_deliveries),
+                count(*), max(n)
+         FROM (SELECT created_at, count(*) AS n FROM webhook_deliveries GROUP BY created_at) t",
+    )
+    .fetch_one(&s.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (deliveries, pairs),
+        (3000, 3000),
+        "each event to each destination once"
+    );
+    assert!(
+        largest <= 2000 && transactions >= 2,
+        "{transactions} fan-out transactions, the largest {largest} deliveries"
     );
 }
 
