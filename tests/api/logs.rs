@@ -5,12 +5,8 @@
 use std::process::Stdio;
 
 use serde_json::{Value, json};
-use therethere::auth::api_tokens::create_api_token;
-use therethere::helpdesk::users::{NewUser, Role};
-use therethere::helpdesk::workspaces::create_workspace;
-use therethere::limits::Limits;
 
-use crate::helpers::{Binary, spawn_database};
+use crate::helpers::{Binary, owner_with_token, spawn_database};
 use crate::receiver::{Behaviour, Receiver};
 
 const PASSWORD: &str = "correct-horse-battery-staple";
@@ -19,19 +15,7 @@ const SECTION_SECRET: &str = "sidebar-secret-never-logged";
 #[tokio::test]
 async fn json_logs_carry_ids_and_never_a_secret() {
     let db = spawn_database().await;
-    let mut tx = db.pool.begin().await.unwrap();
-    let owner = NewUser {
-        name: "Owner",
-        email: "owner@logs.test",
-        handle: "owner",
-        password: PASSWORD,
-        role: Role::Owner,
-    };
-    let (workspace, owner) = create_workspace(&mut tx, "Acme", owner).await.unwrap();
-    let (_, token) = create_api_token(&mut tx, &Limits::default(), owner.id, "logs")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let (workspace, owner, token) = owner_with_token(&db, "owner@logs.test", PASSWORD).await;
     let receiver = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
     let endpoint = Receiver::start(Behaviour::Respond(200, r#"{"data":[]}"#.into())).await;
 

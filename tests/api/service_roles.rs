@@ -5,13 +5,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use therethere::auth::api_tokens::create_api_token;
-use therethere::helpdesk::users::{NewUser, Role};
-use therethere::helpdesk::workspaces::create_workspace;
-use therethere::limits::Limits;
 
 use crate::helpers::{
-    Binary, TestApp, eventually, leased_now, spawn_database, unique_ulids, until_all_succeeded,
+    Binary, eventually, leased_now, owner_with_token, spawn_database, unique_ulids,
+    until_all_succeeded,
 };
 use crate::receiver::{Behaviour, Receiver};
 
@@ -27,7 +24,7 @@ async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
         "{}".into(),
     ))
     .await;
-    let token = owner_token(&db).await;
+    let (_, _, token) = owner_with_token(&db, "owner@roles.test", "owner-password").await;
 
     let worker_env = [
         ("WEBHOOK_LEASE_SECONDS", "2"),
@@ -103,7 +100,7 @@ async fn a_web_and_two_workers_deliver_everything_though_a_worker_is_killed() {
 #[tokio::test]
 async fn a_web_instance_queues_its_new_tickets_deliveries_itself() {
     let db = spawn_database().await;
-    let token = owner_token(&db).await;
+    let (_, _, token) = owner_with_token(&db, "owner@roles.test", "owner-password").await;
     let mut web = Binary::start(&db, &["--role", "web"], &[], None);
     assert_eq!(web.ready().await, json!({"status": "ready"}));
     let client = reqwest::Client::new();
@@ -147,24 +144,6 @@ async fn a_web_instance_queues_its_new_tickets_deliveries_itself() {
             .unwrap();
     assert_eq!(pending, 0, "every event is marked fanned out");
     web.stop();
-}
-
-/// A workspace with an owner, and the owner's API token.
-async fn owner_token(db: &TestApp) -> String {
-    let mut tx = db.pool.begin().await.unwrap();
-    let owner = NewUser {
-        name: "Owner",
-        email: "owner@roles.test",
-        handle: "owner",
-        password: "owner-password",
-        role: Role::Owner,
-    };
-    let (_, owner) = create_workspace(&mut tx, "Acme", owner).await.unwrap();
-    let (_, token) = create_api_token(&mut tx, &Limits::default(), owner.id, "roles")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    token
 }
 
 /// `DESTINATIONS` workspace destinations of `ticketOpened`, the i-th at `url(i)`.

@@ -131,3 +131,36 @@ pub async fn until_all_succeeded(pool: &sqlx::PgPool, expected: usize) {
     )
     .await
 }
+
+/// A workspace "Acme" on `db`'s bare database whose owner (`email`, `password`) holds an API
+/// token: what a test of the real binary starts from.
+pub async fn owner_with_token(
+    db: &TestApp,
+    email: &str,
+    password: &str,
+) -> (
+    therethere::helpdesk::workspaces::Workspace,
+    therethere::helpdesk::users::User,
+    String,
+) {
+    use therethere::helpdesk::users::{NewUser, Role};
+    let mut tx = db.pool.begin().await.unwrap();
+    let owner = NewUser {
+        name: "Owner",
+        email,
+        handle: "owner",
+        password,
+        role: Role::Owner,
+    };
+    let (workspace, owner) =
+        therethere::helpdesk::workspaces::create_workspace(&mut tx, "Acme", owner)
+            .await
+            .unwrap();
+    let limits = therethere::limits::Limits::default();
+    let (_, token) =
+        therethere::auth::api_tokens::create_api_token(&mut tx, &limits, owner.id, "test")
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    (workspace, owner, token)
+}

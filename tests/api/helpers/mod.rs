@@ -12,7 +12,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 pub use app::{TestApp, TestUser, TestWorkspace, spawn_app, spawn_app_with, spawn_database};
-pub use binary::{Binary, leased_now, unique_ulids, until_all_succeeded};
+pub use binary::{Binary, leased_now, owner_with_token, unique_ulids, until_all_succeeded};
 pub use builders::{ALL_EVENT_TYPES, ticket_body};
 pub use clients::{Api, Browser, error_of};
 
