@@ -1,16 +1,20 @@
-//! `OutboundClient`: the one way the service calls customers' endpoints. One reqwest client
-//! per use, with that use's timeouts and response cap, no redirects, no proxies, and the
-//! guarded resolver; every call returns an `Exchange` recording exactly what was sent and
-//! what came back (or why nothing did).
+//! `OutboundClient`: the one way the service calls customers' endpoints. One pooled HTTP/1
+//! client per use (hyper's, TLS by rustls with the webpki roots), with that use's timeouts and
+//! response cap, the guarded resolver, no proxies and no redirects (hyper follows none); every
+//! call returns an `Exchange` recording exactly what was sent and what came back (or why
+//! nothing did).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{
-    CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
-};
-use reqwest::redirect;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use url::{Host, Url};
 
 use super::ip_ranges::is_public;
@@ -102,30 +106,35 @@ impl Exchange {
     }
 }
 
+type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+
 #[derive(Clone)]
 pub struct OutboundClient {
-    http: reqwest::Client,
+    http: Client<Connector, Full<Bytes>>,
     profile: UseProfile,
     policy: OutboundPolicy,
 }
 
 impl OutboundClient {
     pub fn new(profile: UseProfile, policy: OutboundPolicy, lookup: Arc<dyn NameLookup>) -> Self {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT_VALUE)
-            .redirect(redirect::Policy::none())
-            // A proxy would connect on our behalf and bypass the address checks.
-            .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                lookup,
-                allow_private: policy.allow_private,
-            }))
-            .https_only(!policy.allow_http)
-            .connect_timeout(profile.connect_timeout)
-            .timeout(profile.total_timeout)
+        let mut tcp = HttpConnector::new_with_resolver(GuardedResolver {
+            lookup,
+            allow_private: policy.allow_private,
+        });
+        // The TLS layer below takes https; the scheme rule is `refusal`'s.
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(profile.connect_timeout));
+        let connector = HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .expect("rustls' default protocol versions suit its ring provider")
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .expect("the outbound HTTP client builds");
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         OutboundClient {
             http,
             profile,
@@ -173,24 +182,21 @@ impl OutboundClient {
 
         let outcome = match self.refusal(url) {
             Some(reason) => Err(OutboundFailure::Refused(reason)),
-            None => {
-                let call = self
-                    .http
-                    .post(url.clone())
-                    .headers(headers)
-                    .body(body)
-                    .send();
-                // The client's own timeout covers the body too; this bounds everything else.
-                match tokio::time::timeout(self.profile.total_timeout, async {
-                    let response = call.await.map_err(classify)?;
-                    read_capped(response, self.profile.body_cap).await
-                })
-                .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(OutboundFailure::TimedOut),
+            None => match build_request(url, headers, body) {
+                Err(failure) => Err(failure),
+                Ok(call) => {
+                    // One bound on everything: connecting, sending, and reading the body.
+                    match tokio::time::timeout(self.profile.total_timeout, async {
+                        let response = self.http.request(call).await.map_err(classify)?;
+                        read_capped(response, self.profile.body_cap).await
+                    })
+                    .await
+                    {
+                        Ok(result) => result,
+                        Err(_) => Err(OutboundFailure::TimedOut),
+                    }
                 }
-            }
+            },
         };
         Exchange {
             request,
@@ -199,7 +205,7 @@ impl OutboundClient {
         }
     }
 
-    /// Checks reqwest cannot make for us: it skips the resolver for IP-literal hosts.
+    /// Checks the connector cannot make for us: it skips the resolver for IP-literal hosts.
     fn refusal(&self, url: &Url) -> Option<String> {
         if url.scheme() != "https" && !(url.scheme() == "http" && self.policy.allow_http) {
             return Some("must be an https:// URL".into());
@@ -218,13 +224,27 @@ impl OutboundClient {
     }
 }
 
+fn build_request(
+    url: &Url,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<http::Request<Full<Bytes>>, OutboundFailure> {
+    let uri = http::Uri::try_from(url.as_str())
+        .map_err(|e| OutboundFailure::Other(format!("the URL cannot be sent: {e}")))?;
+    let mut request = http::Request::post(uri)
+        .body(Full::new(body))
+        .map_err(|e| OutboundFailure::Other(format!("the request cannot be built: {e}")))?;
+    *request.headers_mut() = headers;
+    Ok(request)
+}
+
 async fn read_capped(
-    mut response: reqwest::Response,
+    response: http::Response<Incoming>,
     cap: usize,
 ) -> Result<Received, OutboundFailure> {
-    let status = response.status();
-    let headers = response
-        .headers()
+    let (head, mut incoming) = response.into_parts();
+    let headers = head
+        .headers
         .iter()
         .map(|(k, v)| {
             (
@@ -235,47 +255,55 @@ async fn read_capped(
         .collect();
     let mut body: Vec<u8> = Vec::new();
     let mut truncated = false;
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+    while let Some(frame) = incoming.frame().await {
+        let frame = frame.map_err(|e| OutboundFailure::Other(innermost(&e)))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
         let room = cap - body.len();
         if chunk.len() > room {
             body.extend_from_slice(&chunk[..room]);
             truncated = true;
-            // Dropping the response closes the connection: the rest is never downloaded.
+            // Dropping the body closes the connection: the rest is never downloaded.
             break;
         }
         body.extend_from_slice(&chunk);
     }
     Ok(Received {
-        status: status.as_u16(),
-        reason: status.canonical_reason().unwrap_or("").to_string(),
+        status: head.status.as_u16(),
+        reason: head.status.canonical_reason().unwrap_or("").to_string(),
         headers,
         body: Bytes::from(body),
         truncated,
     })
 }
 
-/// Names a reqwest error by what the receiver's owner can act on.
-fn classify(err: reqwest::Error) -> OutboundFailure {
+/// Names a client error by what the receiver's owner can act on.
+fn classify(err: hyper_util::client::legacy::Error) -> OutboundFailure {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
     while let Some(e) = source {
         if let Some(refusal) = e.downcast_ref::<ResolveRefusal>() {
             return OutboundFailure::Refused(refusal.to_string());
         }
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return OutboundFailure::TimedOut;
+        }
         source = e.source();
     }
-    if err.is_timeout() {
-        return OutboundFailure::TimedOut;
-    }
-    let innermost = {
-        let mut e: &(dyn std::error::Error + 'static) = &err;
-        while let Some(next) = e.source() {
-            e = next;
-        }
-        e.to_string()
-    };
     if err.is_connect() {
-        OutboundFailure::Connect(innermost)
+        OutboundFailure::Connect(innermost(&err))
     } else {
-        OutboundFailure::Other(innermost)
+        OutboundFailure::Other(innermost(&err))
     }
+}
+
+/// The root cause's words ("Connection refused (os error 111)"), not the wrappers'.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut e = err;
+    while let Some(next) = e.source() {
+        e = next;
+    }
+    e.to_string()
 }

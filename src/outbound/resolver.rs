@@ -1,14 +1,16 @@
-//! Name resolution for outbound calls. `GuardedResolver` is the hook reqwest resolves through:
-//! it looks the name up, drops every non-public address, and hands reqwest only what passed,
-//! so a name that turned private after it was saved (DNS rebinding) is refused at connect time.
+//! Name resolution for outbound calls. `GuardedResolver` is the resolver the client's connector
+//! calls: it looks the name up, drops every non-public address, and hands the connector only
+//! what passed, so a name that turned private after it was saved (DNS rebinding) is refused at
+//! connect time.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use hyper_util::client::legacy::connect::dns::Name;
 
 use super::ip_ranges::is_public;
 
@@ -72,7 +74,7 @@ impl NameLookup for StaticLookup {
     }
 }
 
-/// Why the resolver refused a name; found again in reqwest's error chain to report it.
+/// Why the resolver refused a name; found again in the client's error chain to report it.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveRefusal {
     #[error("resolves to a private address")]
@@ -81,34 +83,46 @@ pub enum ResolveRefusal {
     NotFound(String),
 }
 
-/// reqwest's resolver: looks up through `lookup` and keeps only public addresses
+/// The connector's resolver: looks up through `lookup` and keeps only public addresses
 /// (all addresses when private targets are allowed by configuration).
+#[derive(Clone)]
 pub struct GuardedResolver {
     pub lookup: Arc<dyn NameLookup>,
     pub allow_private: bool,
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let lookup = self.lookup.clone();
-        let allow_private = self.allow_private;
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let ips = lookup.lookup(&host).await.map_err(|e| {
-                Box::new(ResolveRefusal::NotFound(e.to_string()))
-                    as Box<dyn std::error::Error + Send + Sync>
-            })?;
-            let allowed: Vec<SocketAddr> = ips
-                .into_iter()
-                .filter(|ip| allow_private || is_public(*ip))
-                .map(|ip| SocketAddr::new(ip, 0))
-                .collect();
-            if allowed.is_empty() {
-                return Err(Box::new(ResolveRefusal::OnlyPrivateAddresses)
-                    as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
-        })
+impl GuardedResolver {
+    /// The addresses `host` may be connected to (port 0: the connector sets the URL's).
+    pub async fn resolve_host(&self, host: &str) -> Result<Vec<SocketAddr>, ResolveRefusal> {
+        let ips = self
+            .lookup
+            .lookup(host)
+            .await
+            .map_err(|e| ResolveRefusal::NotFound(e.to_string()))?;
+        let allowed: Vec<SocketAddr> = ips
+            .into_iter()
+            .filter(|ip| self.allow_private || is_public(*ip))
+            .map(|ip| SocketAddr::new(ip, 0))
+            .collect();
+        if allowed.is_empty() {
+            return Err(ResolveRefusal::OnlyPrivateAddresses);
+        }
+        Ok(allowed)
+    }
+}
+
+impl tower::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = ResolveRefusal;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ResolveRefusal>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ResolveRefusal>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolver = self.clone();
+        Box::pin(async move { Ok(resolver.resolve_host(name.as_str()).await?.into_iter()) })
     }
 }
 
@@ -118,8 +132,7 @@ mod tests {
 
     async fn resolve(resolver: &GuardedResolver, name: &str) -> Result<Vec<IpAddr>, String> {
         let name: Name = name.parse().unwrap();
-        resolver
-            .resolve(name)
+        tower::Service::call(&mut resolver.clone(), name)
             .await
             .map(|addrs| addrs.map(|a| a.ip()).collect())
             .map_err(|e| e.to_string())

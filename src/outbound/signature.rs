@@ -3,7 +3,7 @@
 //! webhooks; and their checks, for `therethere verify` and the tests.
 
 use hmac::{Hmac, Mac};
-use reqwest::header::{HeaderMap, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;

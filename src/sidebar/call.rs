@@ -2,7 +2,7 @@
 //! `{"email": ...}`), and the judgement of its answer.
 
 use bytes::Bytes;
-use reqwest::header::HeaderMap;
+use http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::items::{Answer, read_answer};

@@ -309,3 +309,68 @@ async fn the_request_record_holds_exactly_what_was_sent() {
             .any(|(k, v)| k == "x-receiver" && v == "yes")
     );
 }
+
+/// TLS is spoken and certificates are checked against the webpki roots: a loopback receiver
+/// with a self-signed certificate (openssl's own TLS server) is refused at the handshake.
+#[tokio::test]
+async fn an_https_receiver_with_an_untrusted_certificate_is_refused_at_the_handshake() {
+    let dir = std::env::temp_dir().join(format!("therethere-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=hooks.tls.example", "-addext"])
+        .args(["subjectAltName=DNS:hooks.tls.example", "-addext"])
+        .args(["basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{made:?}");
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server starts");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await; // openssl is starting
+    }
+    let lookup = StaticLookup::new(&[("hooks.tls.example", &["127.0.0.1".parse().unwrap()])]);
+    let https_only_loopback = OutboundPolicy {
+        allow_private: true,
+        allow_http: false,
+    };
+    let exchange = OutboundClient::new(WEBHOOK, https_only_loopback, Arc::new(lookup))
+        .post_json(
+            &url(&format!("https://hooks.tls.example:{port}/")),
+            Bytes::from_static(b"{}"),
+            None,
+            HeaderMap::new(),
+        )
+        .await;
+    server.kill().ok();
+    server.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+    match exchange.outcome {
+        Err(OutboundFailure::Connect(reason)) => {
+            assert!(reason.contains("certificate: UnknownIssuer"), "{reason}")
+        }
+        other => panic!("expected a refused handshake, got {other:?}"),
+    }
+}
