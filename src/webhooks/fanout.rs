@@ -170,8 +170,7 @@ async fn fan_out(
         .collect();
     let mut deliveries = Vec::new();
     if !heard.is_empty() {
-        let heard_events: Vec<&EventRow> = heard.iter().map(|(event, _)| *event).collect();
-        let context = Context::load(&mut tx, app_url, &heard_events).await?;
+        let context = Context::load(&mut tx, app_url, &heard).await?;
         for (event, notifications) in heard {
             for notification in notifications {
                 let Some(body) = context.body(event, &notification) else {
@@ -262,17 +261,29 @@ impl Context {
     async fn load(
         conn: &mut PgConnection,
         app_url: &AppUrl,
-        events: &[&EventRow],
+        heard: &[(&EventRow, Vec<Notification>)],
     ) -> Result<Context, sqlx::Error> {
+        let events: Vec<&EventRow> = heard.iter().map(|(event, _)| *event).collect();
         let ids = |key: &str| -> Vec<i64> {
             events
                 .iter()
                 .filter_map(|e| e.data.get(key).and_then(Value::as_i64))
                 .collect()
         };
+        // Messages and notes only where a payload shows them ([`Context::body`]): a new
+        // ticket's event names its first message, which `ticketOpened` never shows.
+        let shown = |key: &str, types: &[EventType]| -> Vec<i64> {
+            heard
+                .iter()
+                .filter(|(_, notifications)| {
+                    notifications.iter().any(|n| types.contains(&n.event_type))
+                })
+                .filter_map(|(e, _)| e.data.get(key).and_then(Value::as_i64))
+                .collect()
+        };
         let mut user_ids: Vec<i64> = events.iter().filter_map(|e| e.actor_id).collect();
         user_ids.extend(ids("assignee_id"));
-        for event in events {
+        for event in &events {
             let facts = event.facts();
             user_ids.extend(facts.mentioned_user_ids);
         }
@@ -317,8 +328,24 @@ impl Context {
                     (ticket.id, ticket)
                 })
                 .collect(),
-            messages: text_objects(conn, "messages", &ids("message_id")).await?,
-            notes: text_objects(conn, "notes", &ids("note_id")).await?,
+            messages: text_objects(
+                conn,
+                "messages",
+                &shown(
+                    "message_id",
+                    &[EventType::NewReply, EventType::ReplyOnAssignedTicket],
+                ),
+            )
+            .await?,
+            notes: text_objects(
+                conn,
+                "notes",
+                &shown(
+                    "note_id",
+                    &[EventType::MentionedInNote, EventType::ReplyOnAssignedTicket],
+                ),
+            )
+            .await?,
             users: users
                 .into_iter()
                 .map(|(id, name, email)| (id, UserObject { id, name, email }))

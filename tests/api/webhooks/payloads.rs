@@ -109,6 +109,60 @@ async fn new_reply_and_reply_on_assigned_ticket_carry_the_message() {
     );
 }
 
+/// With no `newReply` or `mentionedInNote` listener in the workspace, the assignee's
+/// notifications still carry the message and the note: fan-out loads each object for the
+/// payloads that show it.
+#[tokio::test]
+async fn reply_on_assigned_ticket_alone_carries_the_message_or_the_note() {
+    let s = setup().await;
+    let mine = Receiver::start(Behaviour::Respond(200, "{}".into())).await;
+    s.destination(
+        &s.ws.agent,
+        "personal",
+        &mine.url,
+        &["replyOnAssignedTicket"],
+    )
+    .await;
+    let ticket = s.ticket(&s.ws.agent).await;
+    let id = ticket["id"].as_i64().unwrap();
+    let api = s.app.api(&s.ws.admin);
+    api.put(
+        &format!("/api/tickets/{id}/assignee"),
+        &json!({"user_id": s.ws.agent.id}),
+    )
+    .await;
+    let message: Value = api
+        .post(
+            &format!("/api/tickets/{id}/messages"),
+            &json!({"from": "contact", "body": "Still broken."}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let got = mine.wait_for(1).await.remove(0);
+    let body = body_of(&got);
+    assert_envelope(&body, &got.body, "replyOnAssignedTicket");
+    assert_eq!(body["message"]["id"], message["id"]);
+    assert_eq!(body["message"]["excerpt"], "Still broken.");
+
+    // And a colleague's note on it: the same type, carrying the note.
+    let note: Value = api
+        .post(
+            &format!("/api/tickets/{id}/notes"),
+            &json!({"body": "Escalating this one."}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let got = mine.wait_for(2).await.remove(1);
+    let body = body_of(&got);
+    assert_envelope(&body, &got.body, "replyOnAssignedTicket");
+    assert_eq!(body["note"]["id"], note["id"]);
+    assert_eq!(body["note"]["excerpt"], "Escalating this one.");
+}
+
 #[tokio::test]
 async fn assigned_to_me_names_who_assigned_or_null_for_the_system() {
     let s = setup().await;
