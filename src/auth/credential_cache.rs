@@ -126,7 +126,7 @@ impl CredentialCache {
                 _ = cancel.cancelled() => break,
                 signal = notifications.next() => match signal {
                     Signal::Listening => self.set_listening(true),
-                    Signal::Notified => self.forget_all(),
+                    Signal::Notified(_) => self.forget_all(),
                     // What was sent while not listening is lost: trust nothing remembered.
                     Signal::Lost => self.set_listening(false),
                 },

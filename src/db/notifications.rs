@@ -13,13 +13,13 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What [`Notifications::next`] heard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {
     /// Now listening (the first time, or again after a loss): anything sent while not
     /// listening was missed, so look at the table.
     Listening,
-    /// A notification arrived on one of the channels.
-    Notified,
+    /// A notification arrived on one of the channels, with its payload.
+    Notified(String),
     /// The connection is gone; notifications may be missed until the next `Listening`.
     Lost,
 }
@@ -68,7 +68,9 @@ impl Notifications {
                 }
             };
             match listener.try_recv().await {
-                Ok(Some(_)) => return Signal::Notified,
+                Ok(Some(notification)) => {
+                    return Signal::Notified(notification.payload().to_owned());
+                }
                 // `Ok(None)`: the connection dropped (what was sent meanwhile is lost).
                 Ok(None) | Err(_) => {
                     self.listener = None;
@@ -77,6 +79,18 @@ impl Notifications {
                 }
             }
         }
+    }
+
+    /// Takes every notification already received without waiting; true if there was any.
+    /// Lets a caller that waited treat a burst of notifications as one.
+    pub fn take_buffered(&mut self) -> bool {
+        let mut any = false;
+        if let Some(listener) = self.listener.as_mut() {
+            while listener.next_buffered().is_some() {
+                any = true;
+            }
+        }
+        any
     }
 
     fn wait_before_retry(&mut self) {

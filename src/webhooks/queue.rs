@@ -97,9 +97,16 @@ pub async fn insert_deliveries(
     wake_workers(conn).await
 }
 
+/// This process, as the payload of the NOTIFYs it sends: a worker answers its own
+/// instance's at once (see `worker`).
+pub static THIS_INSTANCE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| ulid::Ulid::new().to_string());
+
 /// Wakes every instance's workers when the caller's transaction commits: deliveries are due.
 pub async fn wake_workers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query!("SELECT pg_notify($1, '')", NOTIFY_CHANNEL)
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(NOTIFY_CHANNEL)
+        .bind(THIS_INSTANCE.as_str())
         .execute(conn)
         .await?;
     Ok(())

@@ -1279,3 +1279,23 @@ async fn deleting_a_destination_takes_its_log_and_queue_with_it() {
     );
     assert_eq!(orphans().await, 0);
 }
+
+/// The queue's NOTIFY names the instance that sent it: a worker answers its own instance's at
+/// once, and pauses briefly for another's after a claim that found nothing (the race for new
+/// deliveries every instance's worker hears of).
+#[tokio::test]
+async fn the_queue_notify_names_the_instance_that_sent_it() {
+    use therethere::db::notifications::{Notifications, Signal};
+    use therethere::webhooks::queue;
+    let s = setup().await;
+    let mut heard = Notifications::new(&s.app.pool, &[queue::NOTIFY_CHANNEL]);
+    assert_eq!(heard.next().await, Signal::Listening);
+    let mut tx = s.app.pool.begin().await.unwrap();
+    queue::wake_workers(&mut tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let signal = tokio::time::timeout(Duration::from_secs(10), heard.next())
+        .await
+        .expect("the NOTIFY arrives");
+    assert_eq!(signal, Signal::Notified(queue::THIS_INSTANCE.clone()));
+    assert!(!heard.take_buffered(), "one NOTIFY, one signal");
+}
