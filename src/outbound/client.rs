@@ -182,27 +182,30 @@ impl OutboundClient {
 
         let outcome = match self.refusal(url) {
             Some(reason) => Err(OutboundFailure::Refused(reason)),
-            None => match build_request(url, headers, body) {
-                Err(failure) => Err(failure),
-                Ok(call) => {
-                    // One bound on everything: connecting, sending, and reading the body.
-                    match tokio::time::timeout(self.profile.total_timeout, async {
-                        let response = self.http.request(call).await.map_err(classify)?;
-                        read_capped(response, self.profile.body_cap).await
-                    })
-                    .await
-                    {
-                        Ok(result) => result,
-                        Err(_) => Err(OutboundFailure::TimedOut),
-                    }
-                }
-            },
+            None => self.send(url, headers, body).await,
         };
         Exchange {
             request,
             outcome,
             duration: started.elapsed(),
         }
+    }
+
+    /// Sends the POST and reads the answer, all of it within the profile's total timeout
+    /// (connecting, sending, and reading the body).
+    async fn send(
+        &self,
+        url: &Url,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Received, OutboundFailure> {
+        let call = build_request(url, headers, body)?;
+        tokio::time::timeout(self.profile.total_timeout, async {
+            let response = self.http.request(call).await.map_err(classify)?;
+            read_capped(response, self.profile.body_cap).await
+        })
+        .await
+        .unwrap_or(Err(OutboundFailure::TimedOut))
     }
 
     /// Checks the connector cannot make for us: it skips the resolver for IP-literal hosts.

@@ -68,12 +68,8 @@ async fn new_reply_and_reply_on_assigned_ticket_carry_the_message() {
     .await;
     let ticket = s.ticket(&s.ws.agent).await;
     let id = ticket["id"].as_i64().unwrap();
+    s.assign(&s.ws.admin, id, &s.ws.agent).await;
     let api = s.app.api(&s.ws.admin);
-    api.put(
-        &format!("/api/tickets/{id}/assignee"),
-        &json!({"user_id": s.ws.agent.id}),
-    )
-    .await;
     let message: Value = api
         .post(
             &format!("/api/tickets/{id}/messages"),
@@ -125,12 +121,8 @@ async fn reply_on_assigned_ticket_alone_carries_the_message_or_the_note() {
     .await;
     let ticket = s.ticket(&s.ws.agent).await;
     let id = ticket["id"].as_i64().unwrap();
+    s.assign(&s.ws.admin, id, &s.ws.agent).await;
     let api = s.app.api(&s.ws.admin);
-    api.put(
-        &format!("/api/tickets/{id}/assignee"),
-        &json!({"user_id": s.ws.agent.id}),
-    )
-    .await;
     let message: Value = api
         .post(
             &format!("/api/tickets/{id}/messages"),
