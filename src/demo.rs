@@ -2,10 +2,12 @@
 //! and tickets with some history. Seeding is idempotent: a second run finds Acme and only
 //! reports how to log in.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::auth::api_tokens::create_api_token;
+use crate::auth::api_tokens::{NewApiToken, create_api_token};
 use crate::config::Config;
 use crate::helpdesk::channels::{Channel, create_channel, list_channels};
 use crate::helpdesk::intake::{NewContact, NewTicket, receive_ticket};
@@ -42,6 +44,41 @@ const PEOPLE: [(&str, &str, &str, &str, Role); 3] = [
         Role::Agent,
     ),
 ];
+
+/// Whether, when last checked, a demo person still had the demo's published password.
+static PUBLISHED_PASSWORDS_IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// True while a demo account can be signed in to with the password the README publishes
+/// (as last checked by [`check_published_passwords`]).
+pub fn passwords_in_use() -> bool {
+    PUBLISHED_PASSWORDS_IN_USE.load(Ordering::Relaxed)
+}
+
+/// Checks whether any demo person's password is still the published one, remembers it for
+/// [`passwords_in_use`], and returns the emails that are.
+pub async fn check_published_passwords(pool: &PgPool) -> anyhow::Result<Vec<String>> {
+    let emails: Vec<String> = PEOPLE.iter().map(|p| p.1.to_string()).collect();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT email, password_hash FROM users
+         WHERE email = ANY($1) AND password_hash IS NOT NULL AND deactivated_at IS NULL",
+    )
+    .bind(&emails)
+    .fetch_all(pool)
+    .await?;
+    let published = tokio::task::spawn_blocking(move || {
+        rows.into_iter()
+            .filter(|(email, hash)| {
+                PEOPLE
+                    .iter()
+                    .any(|p| p.1 == email && crate::helpdesk::password::verify(p.3, hash))
+            })
+            .map(|(email, _)| email)
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    PUBLISHED_PASSWORDS_IN_USE.store(!published.is_empty(), Ordering::Relaxed);
+    Ok(published)
+}
 
 pub struct Demo {
     pub workspace_id: i64,
@@ -210,7 +247,7 @@ impl Demo {
         let mut users = Vec::new();
         for user in &self.users {
             let password = PEOPLE.iter().find(|p| p.1 == user.email).map(|p| p.3);
-            let (_, token) = create_api_token(&mut conn, &Limits::default(), user.id, "demo")
+            let (_, token) = create_api_token(&mut conn, &Limits::default(), user.id, NewApiToken::write("demo"))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             users.push(json!({

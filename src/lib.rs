@@ -7,6 +7,8 @@
 pub mod app_url;
 /// Authentication: passwords, sessions, API tokens, CSRF, and the current-user extractors.
 pub mod auth;
+/// A team managing its own people: the first workspace, invitations, roles, deactivation, passwords.
+pub mod accounts;
 /// One typed configuration, read from the environment once at start-up.
 pub mod config;
 /// The connection pool, migrations, and the embedded-default PostgreSQL.

@@ -79,10 +79,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     warn_about_development_switches(&config);
     let database = Database::open(&config).await?;
+    // Only ever into an empty database: demo data never mixes with a real workspace.
     if config.demo_data && count_workspaces(&mut *database.pool.acquire().await?).await? == 0 {
         let demo = demo::seed(&database.pool).await?;
         println!("{}", demo.describe(&config));
     }
+    warn_about_published_passwords(&config, &database.pool).await?;
     let listener = TcpListener::bind(config.bind_addr).await?;
     tracing::info!(address = %listener.local_addr()?, app_url = %config.app_url, role = ?config.role, "listening");
     let state = AppState::new(database.pool.clone(), config);
@@ -163,6 +165,27 @@ fn warn_about_development_switches(config: &Config) {
     if config.outbound_allow_http {
         tracing::warn!("OUTBOUND_ALLOW_HTTP is set: outbound calls may use plain http://");
     }
+}
+
+/// On a database that is not the embedded one, the demo's published passwords are an open
+/// door: said loudly at start-up, and on the owners' pages while it lasts.
+async fn warn_about_published_passwords(config: &Config, pool: &PgPool) -> anyhow::Result<()> {
+    if matches!(config.database, DatabaseSource::Embedded { .. }) {
+        return Ok(());
+    }
+    let published = demo::check_published_passwords(pool).await?;
+    if !published.is_empty() {
+        tracing::warn!(
+            accounts = %published.join(", "),
+            "DEMO ACCOUNTS WITH PUBLISHED PASSWORDS: anyone who read the README can sign in as them. \
+             Change their passwords or deactivate them (Settings > Team)"
+        );
+        eprintln!(
+            "WARNING: demo accounts still have the passwords printed in the README: {}. Change them or deactivate them.",
+            published.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when

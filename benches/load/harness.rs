@@ -169,7 +169,7 @@ pub async fn seed_workspace(pool: &PgPool) -> (i64, String) {
         &mut tx,
         &therethere::limits::Limits::default(),
         owner.id,
-        "bench",
+        therethere::auth::api_tokens::NewApiToken::write("bench"),
     )
     .await
     .unwrap();

@@ -144,6 +144,7 @@ async fn page_session(pool: &PgPool) -> String {
     let session = therethere::auth::sessions::create_session(
         &mut conn,
         owner,
+        &therethere::auth::sessions::SessionOrigin::default(),
         therethere::auth::sessions::SessionSettings::default(),
         10,
     )

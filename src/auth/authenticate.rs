@@ -11,6 +11,8 @@ use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use sqlx::PgPool;
 
+use super::api_tokens::TokenScope;
+use super::client_address::{TrustedClientIpHeader, client_address};
 use super::credential_cache::{self, CredentialCache, CredentialKey};
 use super::csrf::{self, SubmittedCsrfToken};
 use super::current_user::{AuthMethod, CurrentUser};
@@ -25,6 +27,8 @@ pub struct Authenticator {
     pub pool: PgPool,
     pub credentials: Arc<CredentialCache>,
     pub session_idle_timeout: Duration,
+    /// Where the client's address comes from, recorded as a token's last use.
+    pub client_ip_header: TrustedClientIpHeader,
 }
 
 impl<S> FromRequestParts<S> for CurrentUser
@@ -41,14 +45,20 @@ where
         let current = authenticate(parts, &Authenticator::from_ref(state))
             .await?
             .ok_or(AppError::Unauthorized)?;
-        if let AuthMethod::Session { csrf_token } = &current.auth
-            && !parts.method.is_safe()
-        {
-            csrf::verify(
-                &parts.headers,
-                parts.extensions.get::<SubmittedCsrfToken>(),
-                csrf_token,
-            )?;
+        match &current.auth {
+            AuthMethod::Session { csrf_token, .. } if !parts.method.is_safe() => {
+                csrf::verify(
+                    &parts.headers,
+                    parts.extensions.get::<SubmittedCsrfToken>(),
+                    csrf_token,
+                )?;
+            }
+            AuthMethod::ApiToken { scope } if !scope.allows(&parts.method) => {
+                return Err(AppError::forbidden(
+                    "This API token has the read scope: it can only read (GET). Create a token with the write scope to change things.",
+                ));
+            }
+            _ => {}
         }
         let span = tracing::Span::current();
         span.record("user_id", current.user.id);
@@ -76,7 +86,8 @@ pub async fn authenticate(
         }
         let hash = secret_token::hash(token);
         let key = CredentialKey::ApiToken(hash.clone());
-        return remembered(cache, key, user_by_api_token(pool, &hash)).await;
+        let from = client_address(parts, &auth.client_ip_header).0.to_string();
+        return remembered(cache, key, user_by_api_token(pool, &hash, &from)).await;
     }
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(cookie) = jar.get(sessions::COOKIE_NAME) else {
@@ -108,22 +119,29 @@ async fn remembered(
     }))
 }
 
-/// One round trip: the user of the token with this hash, and whether its last use is stale
-/// enough to record.
+/// One round trip: the active user of the unexpired token with this hash, its scope, how long
+/// it stays valid, and whether its last use is stale enough to record (with `from`).
 async fn user_by_api_token(
     pool: &PgPool,
     hash: &[u8],
+    from: &str,
 ) -> Result<Option<(CurrentUser, Duration)>, AppError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         user: User,
+        #[sqlx(try_from = "String")]
+        scope: TokenScope,
+        remaining_seconds: Option<f64>,
         stale: bool,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role,
+        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, t.scope,
+                EXTRACT(EPOCH FROM t.expires_at - now())::float8 AS remaining_seconds,
                 (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute') AS stale
-         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND u.deactivated_at IS NULL
+           AND (t.expires_at IS NULL OR t.expires_at > now())",
     )
     .bind(hash)
     .fetch_optional(pool)
@@ -133,16 +151,23 @@ async fn user_by_api_token(
     };
     if row.stale {
         // Throttled so a busy integration does not write on every request.
-        sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE token_hash = $1")
-            .bind(hash)
-            .execute(pool)
-            .await?;
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = now(), last_used_from = $2 WHERE token_hash = $1",
+        )
+        .bind(hash)
+        .bind(from)
+        .execute(pool)
+        .await?;
     }
     let current = CurrentUser {
         user: row.user,
-        auth: AuthMethod::ApiToken,
+        auth: AuthMethod::ApiToken { scope: row.scope },
     };
-    Ok(Some((current, credential_cache::MAX_AGE)))
+    // Remembered no longer than the token lives.
+    let valid_for = row.remaining_seconds.map_or(credential_cache::MAX_AGE, |s| {
+        Duration::from_secs_f64(s.max(0.0))
+    });
+    Ok(Some((current, valid_for)))
 }
 
 /// The user of the live session with this hash, and how long it may be remembered: until its
@@ -156,18 +181,19 @@ async fn user_by_session(
     struct Row {
         #[sqlx(flatten)]
         user: User,
+        session_id: i64,
         csrf_token: String,
         remaining_seconds: f64,
         seen_long_ago: bool,
     }
     let row: Option<Row> = sqlx::query_as(
-        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, s.csrf_token,
+        "SELECT u.id, u.workspace_id, u.name, u.email, u.handle, u.role, s.id AS session_id, s.csrf_token,
                 -- Remembered at most a quarter of the idle timeout, so a session in use is
                 -- read again (and its last use recorded) well before it would time out.
                 least(EXTRACT(EPOCH FROM s.expires_at - now())::float8, $2 / 4) AS remaining_seconds,
                 s.last_seen_at < now() - make_interval(secs => least(60, $2 / 4)) AS seen_long_ago
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = $1 AND s.expires_at > now()
+         WHERE s.token_hash = $1 AND s.expires_at > now() AND u.deactivated_at IS NULL
            AND s.last_seen_at > now() - make_interval(secs => $2)",
     )
     .bind(hash)
@@ -186,6 +212,7 @@ async fn user_by_session(
         let current = CurrentUser {
             user: row.user,
             auth: AuthMethod::Session {
+                id: row.session_id,
                 csrf_token: row.csrf_token,
             },
         };

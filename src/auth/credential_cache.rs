@@ -153,7 +153,9 @@ mod tests {
                 handle: "a".into(),
                 role: Role::Agent,
             },
-            auth: AuthMethod::ApiToken,
+            auth: AuthMethod::ApiToken {
+                scope: crate::auth::api_tokens::TokenScope::Write,
+            },
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod api_tokens;
 pub mod authenticate;
+pub mod client_address;
 pub mod credential_cache;
 pub mod csrf;
 pub mod current_user;

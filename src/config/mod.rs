@@ -46,7 +46,10 @@
 //!   `MAX_SIDEBAR_SECTIONS` (50), `MAX_API_TOKENS_PER_USER` (20), `MAX_SESSIONS_PER_USER` (20).
 //! - Rate limits: `TEST_NOTIFICATIONS_PER_MINUTE` (10 per destination), `RESENDS_PER_MINUTE`
 //!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section), `REPLAYS_PER_HOUR` (6
-//!   per destination).
+//!   per destination), `INVITATIONS_PER_HOUR` (50 per workspace), `PASSWORD_RESETS_PER_HOUR`
+//!   (3 per email) and `PASSWORD_RESETS_PER_HOUR_PER_ADDRESS` (20 per client address).
+//! - Links: `INVITATION_VALIDITY_HOURS` (168), `PASSWORD_RESET_VALIDITY_MINUTES` (60),
+//!   `SETUP_LINK_VALIDITY_HOURS` (24: the link `therethere workspace create` prints).
 //! - `ROLE` (`all`): what `serve` runs: `web` (pages and API), `worker` (webhook delivery, mail
 //!   and sidebar warm-ups, with only the probes and metrics on `BIND_ADDR`), or `all`; `--role` overrides it.
 //! - `DATABASE_MAX_CONNECTIONS` (20): the request pool; `WORKER_DATABASE_CONNECTIONS` (6): the
@@ -68,6 +71,7 @@ use axum::http::HeaderName;
 
 mod vars;
 
+use crate::accounts::AccountSettings;
 use crate::app_url::AppUrl;
 use crate::auth::login_throttle::ThrottlePolicy;
 use crate::auth::sessions::SessionSettings;
@@ -166,6 +170,7 @@ pub struct Config {
     pub login_throttle: ThrottlePolicy,
     pub sessions: SessionSettings,
     pub limits: Limits,
+    pub accounts: AccountSettings,
     pub role: Role,
     pub database_max_connections: u32,
     pub worker_database_connections: u32,
@@ -251,6 +256,7 @@ impl Config {
             login_throttle: login_throttle(&vars)?,
             sessions: session_settings(&vars)?,
             limits: limits(&vars)?,
+            accounts: account_settings(&vars)?,
             role: vars.parsed("ROLE", || Role::All, Role::parse)?,
             database_max_connections: vars.count("DATABASE_MAX_CONNECTIONS", 20)?,
             worker_database_connections: vars.count("WORKER_DATABASE_CONNECTIONS", 6)?,
@@ -420,6 +426,27 @@ fn session_settings(
     })
 }
 
+fn account_settings(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+) -> Result<AccountSettings, ConfigError> {
+    let d = AccountSettings::default();
+    let hours = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+        let value = vars.number(name, default.as_secs_f64() / 3600.0, 0.0)?;
+        Ok(Duration::from_secs_f64(value * 3600.0))
+    };
+    Ok(AccountSettings {
+        invitation_validity: hours("INVITATION_VALIDITY_HOURS", d.invitation_validity)?,
+        reset_validity: Duration::from_secs_f64(
+            vars.number(
+                "PASSWORD_RESET_VALIDITY_MINUTES",
+                d.reset_validity.as_secs_f64() / 60.0,
+                0.0,
+            )? * 60.0,
+        ),
+        setup_validity: hours("SETUP_LINK_VALIDITY_HOURS", d.setup_validity)?,
+    })
+}
+
 fn limits(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Limits, ConfigError> {
     let d = Limits::default();
     Ok(Limits {
@@ -440,6 +467,13 @@ fn limits(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Limits, Config
         section_tests_per_minute: vars
             .count("SECTION_TESTS_PER_MINUTE", d.section_tests_per_minute)?,
         replays_per_hour: vars.count("REPLAYS_PER_HOUR", d.replays_per_hour)?,
+        invitations_per_hour: vars.count("INVITATIONS_PER_HOUR", d.invitations_per_hour)?,
+        password_resets_per_hour: vars
+            .count("PASSWORD_RESETS_PER_HOUR", d.password_resets_per_hour)?,
+        password_resets_per_hour_per_address: vars.count(
+            "PASSWORD_RESETS_PER_HOUR_PER_ADDRESS",
+            d.password_resets_per_hour_per_address,
+        )?,
     })
 }
 

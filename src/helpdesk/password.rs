@@ -4,7 +4,29 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
+use crate::error::AppError;
+
 pub const MIN_LENGTH: usize = 8;
+/// Argon2 takes any length, but hashing a megabyte on every login attempt is a gift to abusers.
+pub const MAX_LENGTH: usize = 1000;
+
+/// The password, if it is long enough and not absurdly long.
+pub fn acceptable(password: &str) -> Result<&str, AppError> {
+    let chars = password.chars().count();
+    if chars < MIN_LENGTH {
+        return Err(AppError::validation(
+            "password",
+            format!("A password needs at least {MIN_LENGTH} characters."),
+        ));
+    }
+    if chars > MAX_LENGTH {
+        return Err(AppError::validation(
+            "password",
+            format!("A password can have at most {MAX_LENGTH} characters."),
+        ));
+    }
+    Ok(password)
+}
 
 pub fn hash(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);

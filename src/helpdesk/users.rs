@@ -72,14 +72,29 @@ pub struct NewUser<'a> {
 
 const USER_COLUMNS: &str = "id, workspace_id, name, email, handle, role";
 
+/// Creates a user who signs in with `new.password`.
 pub async fn create_user(
     conn: &mut PgConnection,
     workspace_id: i64,
     new: NewUser<'_>,
 ) -> Result<User, AppError> {
-    let name = fields::required_text("name", "Name", new.name, 200)?;
-    let email = fields::email("email", new.email)?;
-    let handle = new.handle.trim().to_ascii_lowercase();
+    let password_hash = password::hash(password::acceptable(new.password)?)?;
+    insert_user(conn, workspace_id, &new, Some(password_hash)).await
+}
+
+/// Creates a user who cannot sign in until they choose a password through a link
+/// (`accounts::password_links`); `new.password` is ignored.
+pub async fn create_user_awaiting_password(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    new: NewUser<'_>,
+) -> Result<User, AppError> {
+    insert_user(conn, workspace_id, &new, None).await
+}
+
+/// A handle as stored: lower case, 1 to 64 letters, digits, dots, dashes or underscores.
+pub fn handle(value: &str) -> Result<String, AppError> {
+    let handle = value.trim().trim_start_matches('@').to_ascii_lowercase();
     let handle_ok = !handle.is_empty()
         && handle.len() <= 64
         && handle.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -92,16 +107,35 @@ pub async fn create_user(
             "A handle is 1 to 64 letters, digits, dots, dashes or underscores.",
         ));
     }
-    if new.password.chars().count() < password::MIN_LENGTH {
-        return Err(AppError::validation(
-            "password",
-            format!(
-                "A password needs at least {} characters.",
-                password::MIN_LENGTH
-            ),
-        ));
+    Ok(handle)
+}
+
+/// A handle made from an email's local part, for accounts created before their person chose one.
+pub fn handle_from_email(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or_default();
+    let cleaned: String = local
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(64)
+        .collect();
+    if cleaned.is_empty() {
+        "owner".into()
+    } else {
+        cleaned
     }
-    let password_hash = password::hash(new.password)?;
+}
+
+async fn insert_user(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    new: &NewUser<'_>,
+    password_hash: Option<String>,
+) -> Result<User, AppError> {
+    let name = fields::required_text("name", "Name", new.name, 200)?;
+    let email = fields::email("email", new.email)?;
+    let handle = handle(new.handle)?;
     sqlx::query_as::<_, User>(&format!(
         "INSERT INTO users (workspace_id, name, email, handle, role, password_hash)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLUMNS}"
@@ -118,17 +152,12 @@ pub async fn create_user(
         ConstraintConflict {
             constraint: "users_email_key",
             field: "email",
-            message: "A user with this email already exists.",
+            message: "An account with this email already exists.",
         },
         ConstraintConflict {
             constraint: "users_handle_key",
             field: "handle",
             message: "This handle is taken in the workspace.",
-        },
-        ConstraintConflict {
-            constraint: "users_one_owner_per_workspace",
-            field: "role",
-            message: "The workspace already has an owner.",
         },
     ])
 }
@@ -181,8 +210,10 @@ pub async fn password_hash_by_email(
         user: User,
         password_hash: String,
     }
+    // A deactivated person, or one who has not chosen a password yet, cannot sign in.
     let row: Option<Row> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)"
+        "SELECT {USER_COLUMNS}, password_hash FROM users
+         WHERE lower(email) = lower($1) AND deactivated_at IS NULL AND password_hash IS NOT NULL"
     ))
     .bind(email.trim())
     .fetch_optional(pool)
@@ -190,7 +221,7 @@ pub async fn password_hash_by_email(
     Ok(row.map(|row| (row.user, row.password_hash)))
 }
 
-/// The users of `workspace_id` named by emails or handles (as written in @mentions).
+/// The active users of `workspace_id` named by emails or handles (as written in @mentions).
 pub async fn find_users_by_email_or_handle(
     conn: &mut PgConnection,
     workspace_id: i64,
@@ -201,7 +232,8 @@ pub async fn find_users_by_email_or_handle(
     }
     sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users
-         WHERE workspace_id = $1 AND (lower(email) = ANY($2) OR handle = ANY($2))
+         WHERE workspace_id = $1 AND deactivated_at IS NULL
+           AND (lower(email) = ANY($2) OR handle = ANY($2))
          ORDER BY id"
     ))
     .bind(workspace_id)

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::fields;
-use super::users::{NewUser, Role, User, create_user};
+use super::users::{NewUser, Role, User, create_user, create_user_awaiting_password};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -21,22 +21,39 @@ pub async fn create_workspace(
     name: &str,
     owner: NewUser<'_>,
 ) -> Result<(Workspace, User), AppError> {
+    let workspace = insert_workspace(conn, name).await?;
+    let owner = NewUser {
+        role: Role::Owner,
+        ..owner
+    };
+    let owner = create_user(conn, workspace.id, owner).await?;
+    Ok((workspace, owner))
+}
+
+/// Creates a workspace and an owner who has no password yet (they choose one through a
+/// link); run it inside a transaction, with the link.
+pub async fn create_workspace_awaiting_owner(
+    conn: &mut PgConnection,
+    name: &str,
+    owner: NewUser<'_>,
+) -> Result<(Workspace, User), AppError> {
+    let workspace = insert_workspace(conn, name).await?;
+    let owner = NewUser {
+        role: Role::Owner,
+        ..owner
+    };
+    let owner = create_user_awaiting_password(conn, workspace.id, owner).await?;
+    Ok((workspace, owner))
+}
+
+async fn insert_workspace(conn: &mut PgConnection, name: &str) -> Result<Workspace, AppError> {
     let name = fields::required_text("name", "Workspace name", name, 200)?;
-    let workspace: Workspace =
+    Ok(
         sqlx::query_as("INSERT INTO workspaces (name) VALUES ($1) RETURNING id, name")
             .bind(name)
             .fetch_one(&mut *conn)
-            .await?;
-    let owner = create_user(
-        conn,
-        workspace.id,
-        NewUser {
-            role: Role::Owner,
-            ..owner
-        },
+            .await?,
     )
-    .await?;
-    Ok((workspace, owner))
 }
 
 pub async fn get_workspace(

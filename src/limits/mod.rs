@@ -29,6 +29,12 @@ pub struct Limits {
     pub section_tests_per_minute: u32,
     /// `REPLAYS_PER_HOUR`: replays ("resend every failed delivery since ...") per destination.
     pub replays_per_hour: u32,
+    /// `INVITATIONS_PER_HOUR`: invitations sent or resent per workspace.
+    pub invitations_per_hour: u32,
+    /// `PASSWORD_RESETS_PER_HOUR`: "forgot password" requests per email address.
+    pub password_resets_per_hour: u32,
+    /// `PASSWORD_RESETS_PER_HOUR_PER_ADDRESS`: "forgot password" requests per client address.
+    pub password_resets_per_hour_per_address: u32,
 }
 
 impl Default for Limits {
@@ -43,6 +49,9 @@ impl Default for Limits {
             resends_per_minute: 30,
             section_tests_per_minute: 10,
             replays_per_hour: 6,
+            invitations_per_hour: 50,
+            password_resets_per_hour: 3,
+            password_resets_per_hour_per_address: 20,
         }
     }
 }

@@ -21,6 +21,12 @@ pub enum RatedAction {
     SectionTest,
     /// Per workspace: Tests of a section form before it is saved.
     DraftSectionTest,
+    /// Per workspace, per hour: invitations sent or resent.
+    Invitation,
+    /// Per email as typed, per hour: "forgot password" requests.
+    PasswordResetPerEmail,
+    /// Per client address, per hour: "forgot password" requests.
+    PasswordResetPerAddress,
 }
 
 impl RatedAction {
@@ -30,6 +36,9 @@ impl RatedAction {
             RatedAction::Resend => "RESENDS_PER_MINUTE",
             RatedAction::Replay => "REPLAYS_PER_HOUR",
             RatedAction::SectionTest | RatedAction::DraftSectionTest => "SECTION_TESTS_PER_MINUTE",
+            RatedAction::Invitation => "INVITATIONS_PER_HOUR",
+            RatedAction::PasswordResetPerEmail => "PASSWORD_RESETS_PER_HOUR",
+            RatedAction::PasswordResetPerAddress => "PASSWORD_RESETS_PER_HOUR_PER_ADDRESS",
         }
     }
 
@@ -42,26 +51,35 @@ impl RatedAction {
             RatedAction::SectionTest | RatedAction::DraftSectionTest => {
                 limits.section_tests_per_minute
             }
+            RatedAction::Invitation => limits.invitations_per_hour,
+            RatedAction::PasswordResetPerEmail => limits.password_resets_per_hour,
+            RatedAction::PasswordResetPerAddress => limits.password_resets_per_hour_per_address,
         }
     }
 
     /// The window the count runs over.
     pub fn window(self) -> Duration {
         match self {
-            RatedAction::Replay => Duration::from_secs(3600),
+            RatedAction::Replay
+            | RatedAction::Invitation
+            | RatedAction::PasswordResetPerEmail
+            | RatedAction::PasswordResetPerAddress => Duration::from_secs(3600),
             _ => Duration::from_secs(60),
         }
     }
 
-    fn key(self, object_id: i64) -> String {
+    fn key(self, object: &str) -> String {
         let kind = match self {
             RatedAction::TestNotification => "test-notification",
             RatedAction::Resend => "resend",
             RatedAction::Replay => "replay",
             RatedAction::SectionTest => "section-test",
             RatedAction::DraftSectionTest => "draft-section-test",
+            RatedAction::Invitation => "invitation",
+            RatedAction::PasswordResetPerEmail => "password-reset-email",
+            RatedAction::PasswordResetPerAddress => "password-reset-address",
         };
-        format!("{kind}:{object_id}")
+        format!("{kind}:{object}")
     }
 }
 
@@ -82,6 +100,16 @@ pub async fn hit(
     action: RatedAction,
     object_id: i64,
 ) -> Result<(), AppError> {
+    hit_named(pool, limits, action, &object_id.to_string()).await
+}
+
+/// [`hit`] for an object named by text (an email, an address).
+pub async fn hit_named(
+    pool: &PgPool,
+    limits: &Limits,
+    action: RatedAction,
+    object: &str,
+) -> Result<(), AppError> {
     let (hits, left): (i64, f64) = sqlx::query_as(
         "INSERT INTO rate_limit_windows AS w (key, window_start, hits) VALUES ($1, now(), 1)
          ON CONFLICT (key) DO UPDATE SET
@@ -92,7 +120,7 @@ pub async fn hit(
          RETURNING hits::int8,
                    EXTRACT(EPOCH FROM w.window_start + make_interval(secs => $2) - now())::float8",
     )
-    .bind(action.key(object_id))
+    .bind(action.key(object))
     .bind(action.window().as_secs_f64())
     .fetch_one(pool)
     .await?;

@@ -11,6 +11,8 @@ pub struct OutgoingMail<'a> {
     pub to: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    /// The body carries a single-use link: never logged, and erased once sent.
+    pub holds_secret: bool,
 }
 
 /// Queues a mail; call it on the transaction whose commit means "send it".
@@ -19,12 +21,14 @@ pub async fn enqueue_mail(
     mail: OutgoingMail<'_>,
 ) -> Result<i64, sqlx::Error> {
     let id = sqlx::query_scalar(
-        "INSERT INTO mail_outbox (workspace_id, to_address, subject, body) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO mail_outbox (workspace_id, to_address, subject, body, holds_secret)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(mail.workspace_id)
     .bind(mail.to)
     .bind(mail.subject)
     .bind(mail.body)
+    .bind(mail.holds_secret)
     .fetch_one(&mut *conn)
     .await?;
     sqlx::query("SELECT pg_notify($1, '')")
@@ -42,6 +46,7 @@ pub struct QueuedMail {
     pub body: String,
     pub attempts: i32,
     pub logged_at: Option<DateTime<Utc>>,
+    pub holds_secret: bool,
 }
 
 /// Claims up to `limit` due mails for `lease_seconds`; a crashed sender's claims expire.
@@ -59,7 +64,7 @@ pub async fn claim_due_mail(
              ORDER BY next_attempt_at, id
              LIMIT $1
              FOR UPDATE SKIP LOCKED)
-         RETURNING id, to_address, subject, body, attempts, logged_at",
+         RETURNING id, to_address, subject, body, attempts, logged_at, holds_secret",
     )
     .bind(limit)
     .bind(lease_seconds as f64)
@@ -67,8 +72,13 @@ pub async fn claim_due_mail(
     .await
 }
 
+/// A sent mail's single-use link is erased: the recipient has it, nobody else needs it.
 pub async fn mark_sent(pool: &PgPool, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE mail_outbox SET sent_at = now(), locked_until = NULL, last_error = NULL WHERE id = $1")
+    sqlx::query(
+        "UPDATE mail_outbox SET sent_at = now(), locked_until = NULL, last_error = NULL,
+                body = CASE WHEN holds_secret THEN '[erased once sent: it held a single-use link]' ELSE body END
+         WHERE id = $1",
+    )
         .bind(id)
         .execute(pool)
         .await?;

@@ -114,6 +114,7 @@ pub async fn record_failure(
                     to: &owner,
                     subject: &subject,
                     body: &body,
+                    holds_secret: false,
                 },
             )
             .await?;

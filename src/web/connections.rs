@@ -1,7 +1,7 @@
 //! Accepting connections: hyper's HTTP/1 server driven by our own accept loop, because
 //! `axum::serve` gives hyper no timer and so cannot close a client that never finishes its
 //! request headers. Each request carries its peer address (`ConnectInfo`) for the client
-//! address rules in [`super::client_address`].
+//! address rules in [`crate::auth::client_address`].
 
 use std::future::Future;
 use std::net::SocketAddr;

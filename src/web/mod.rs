@@ -3,7 +3,6 @@
 
 pub mod api;
 pub mod assets;
-pub mod client_address;
 pub mod connections;
 pub mod event_wakeups;
 pub mod health;

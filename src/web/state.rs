@@ -15,7 +15,7 @@ use crate::helpdesk::intake::TicketIntake;
 use crate::metrics::Metrics;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::Sidebar;
-use crate::web::client_address::TrustedClientIpHeader;
+use crate::auth::client_address::TrustedClientIpHeader;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -134,6 +134,7 @@ impl FromRef<AppState> for Authenticator {
             pool: state.0.pool.clone(),
             credentials: state.0.credentials.clone(),
             session_idle_timeout: state.0.config.sessions.idle_timeout,
+            client_ip_header: TrustedClientIpHeader::from_ref(state),
         }
     }
 }

@@ -234,6 +234,7 @@ impl Noticed {
                     to,
                     subject,
                     body,
+                    holds_secret: false,
                 },
             )
             .await?;

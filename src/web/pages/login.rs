@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{PageError, PageUser, render};
 use crate::auth::{csrf, login, sessions};
 use crate::error::AppError;
-use crate::web::client_address::ClientAddress;
+use crate::auth::client_address::ClientAddress;
 use crate::web::redirect;
 use crate::web::state::AppState;
 
@@ -91,10 +91,32 @@ pub async fn submit(
         }
         Err(other) => return Err(other.into()),
     };
+    let jar = start_session(&state, &headers, client, user.id, jar).await?;
+    tracing::info!(user.id = user.id, "user logged in");
+    Ok((jar, Redirect::to(&next)).into_response())
+}
+
+/// Signs `user_id` in on this browser: a new session, its cookie added to `jar`.
+pub async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: std::net::IpAddr,
+    user_id: i64,
+    jar: CookieJar,
+) -> Result<CookieJar, PageError> {
+    let config = state.config();
+    let origin = sessions::SessionOrigin {
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        client_address: Some(client.to_string()),
+    };
     let mut conn = state.pool().acquire().await?;
     let session = sessions::create_session(
         &mut conn,
-        user.id,
+        user_id,
+        &origin,
         config.sessions,
         config.limits.sessions_per_user,
     )
@@ -106,8 +128,7 @@ pub async fn submit(
         .secure(config.cookies_secure())
         .same_site(SameSite::Lax)
         .max_age(time::Duration::seconds(max_age));
-    tracing::info!(user.id = user.id, "user logged in");
-    Ok((jar.add(cookie), Redirect::to(&next)).into_response())
+    Ok(jar.add(cookie))
 }
 
 pub async fn logout(

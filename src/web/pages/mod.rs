@@ -1,9 +1,12 @@
 //! Server-rendered pages (askama). Forms post back with the session's CSRF token; errors
 //! render as pages, and a missing session sends the browser to the login page.
 
+pub mod account;
 pub mod charts;
 pub mod flash;
 pub mod login;
+pub mod security;
+pub mod team;
 pub mod settings;
 pub mod sidebar_sections;
 pub mod tickets;
@@ -27,6 +30,18 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/tickets") }))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::logout))
+        .route(
+            "/invitations/accept",
+            get(account::show_invitation).post(account::accept_invitation),
+        )
+        .route(
+            "/password/forgot",
+            get(account::show_forgot).post(account::request_reset),
+        )
+        .route(
+            "/password/choose",
+            get(account::show_choose).post(account::choose_password),
+        )
         .route("/tickets", get(tickets::list))
         .route("/tickets/{id}", get(tickets::show))
         .route("/tickets/{id}/reply", post(tickets::reply))
@@ -38,6 +53,26 @@ pub fn router() -> Router<AppState> {
             get(|| async { Redirect::to("/settings/profile") }),
         )
         .route("/settings/profile", get(settings::profile))
+        .route("/settings/security", get(security::show))
+        .route(
+            "/settings/security/password",
+            post(security::change_password),
+        )
+        .route("/settings/sessions/{id}/end", post(security::end_session))
+        .route("/settings/team", get(team::show))
+        .route("/settings/team/invitations", post(team::invite))
+        .route(
+            "/settings/team/invitations/{id}/resend",
+            post(team::resend),
+        )
+        .route(
+            "/settings/team/invitations/{id}/revoke",
+            post(team::revoke),
+        )
+        .route("/settings/team/{id}/role", post(team::change_role))
+        .route("/settings/team/{id}/deactivate", post(team::deactivate))
+        .route("/settings/team/{id}/reactivate", post(team::reactivate))
+        .route("/settings/team/{id}/end-sessions", post(team::end_sessions))
         .route(
             "/settings/api-tokens",
             get(settings::api_tokens).post(settings::create_api_token),
@@ -135,6 +170,8 @@ pub struct Layout {
     pub is_admin: bool,
     pub csrf_token: String,
     pub flash: Option<String>,
+    /// Owners are told while the demo's people still have the demo's published passwords.
+    pub demo_passwords_warning: bool,
 }
 
 impl Layout {
@@ -151,11 +188,15 @@ impl Layout {
             is_admin: user.user.role.is_admin(),
             csrf_token: user.csrf_token().to_string(),
             flash,
+            demo_passwords_warning: user.user.role == crate::helpdesk::users::Role::Owner
+                && crate::demo::passwords_in_use(),
         }
     }
 }
 
 /// The logged-in user of a page request; without a session the browser goes to log in.
+/// Pages are for browser sessions only: an API token is refused here, so a leaked token
+/// cannot reach what only a person should (minting tokens, managing people by form).
 pub struct PageUser(pub CurrentUser);
 
 impl FromRequestParts<AppState> for PageUser {
@@ -165,10 +206,16 @@ impl FromRequestParts<AppState> for PageUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        CurrentUser::from_request_parts(parts, state)
+        if parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+            return Err(PageError(AppError::forbidden(
+                "API tokens work on the API (/api/...) only. Sign in with a browser to use the pages.",
+            )));
+        }
+        let current = CurrentUser::from_request_parts(parts, state)
             .await
-            .map(PageUser)
-            .map_err(PageError)
+            .map_err(PageError)?;
+        current.require_session().map_err(PageError)?;
+        Ok(PageUser(current))
     }
 }
 

@@ -10,7 +10,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::{Layout, PageError, PageUser, flash, render};
-use crate::auth::api_tokens::{self, ApiToken};
+use crate::auth::api_tokens::{self, ApiToken, NewApiToken, TokenScope};
 use crate::error::AppError;
 use crate::helpdesk::channels::{self, Channel};
 use crate::helpdesk::users::User;
@@ -74,15 +74,29 @@ pub struct NameForm {
     name: String,
 }
 
+#[derive(Deserialize)]
+pub struct TokenForm {
+    name: String,
+    #[serde(default)]
+    scope: String,
+    /// Days, or empty for never.
+    #[serde(default)]
+    expires_in_days: String,
+}
+
 pub async fn create_api_token(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Form(form): Form<NameForm>,
+    Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
-    let created =
-        api_tokens::create_api_token(&mut conn, &state.config().limits, user.user.id, &form.name)
-            .await;
+    let created = match token_choice(&form) {
+        Ok(new) => {
+            api_tokens::create_api_token(&mut conn, &state.config().limits, user.user.id, new)
+                .await
+        }
+        Err(err) => Err(err),
+    };
     let (status, new_token, error, name_draft) = match created {
         Ok((_, secret)) => (StatusCode::OK, Some(secret), None, String::new()),
         Err(err) => match err.inline_on_form() {
@@ -115,6 +129,23 @@ pub async fn delete_api_token(
         Redirect::to("/settings/api-tokens"),
     )
         .into_response())
+}
+
+/// The form's choices as the domain takes them.
+fn token_choice(form: &TokenForm) -> Result<NewApiToken<'_>, AppError> {
+    let scope = TokenScope::parse(&form.scope)
+        .ok_or_else(|| AppError::validation("scope", "Choose read or write."))?;
+    let expires_in_days = match form.expires_in_days.trim() {
+        "" | "never" => None,
+        days => Some(days.parse::<u32>().map_err(|_| {
+            AppError::validation("expires_in_days", "Choose when the token expires.")
+        })?),
+    };
+    Ok(NewApiToken {
+        name: &form.name,
+        scope,
+        expires_in_days,
+    })
 }
 
 #[derive(Template)]

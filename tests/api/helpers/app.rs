@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sqlx::{Connection, PgConnection, PgPool};
-use therethere::auth::api_tokens::create_api_token;
+use therethere::auth::api_tokens::{NewApiToken, create_api_token};
 use therethere::config::Config;
 use therethere::helpdesk::users::{NewUser, Role, create_user};
 use therethere::helpdesk::workspaces::create_workspace;
@@ -200,7 +200,7 @@ impl TestApp {
 
     async fn finish_user(&self, id: i64, email: &str, handle: &str, password: &str) -> TestUser {
         let mut conn = self.pool.acquire().await.unwrap();
-        let (_, token) = create_api_token(&mut conn, &Limits::default(), id, "tests")
+        let (_, token) = create_api_token(&mut conn, &Limits::default(), id, NewApiToken::write("tests"))
             .await
             .unwrap();
         TestUser {

@@ -158,7 +158,7 @@ pub async fn owner_with_token(
             .unwrap();
     let limits = therethere::limits::Limits::default();
     let (_, token) =
-        therethere::auth::api_tokens::create_api_token(&mut tx, &limits, owner.id, "test")
+        therethere::auth::api_tokens::create_api_token(&mut tx, &limits, owner.id, therethere::auth::api_tokens::NewApiToken::write("test"))
             .await
             .unwrap();
     tx.commit().await.unwrap();

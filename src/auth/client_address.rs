@@ -1,4 +1,4 @@
-//! The client's address, for throttling logins. By default the TCP peer. Behind a reverse
+//! The client's address, for throttling logins and showing where a session or token was used. By default the TCP peer. Behind a reverse
 //! proxy every peer is the proxy, so `TRUSTED_CLIENT_IP_HEADER` (opt-in) names the header the
 //! proxy sets, and its last address (the one the proxy itself appended) is used. Only set it
 //! when clients cannot reach the service except through that proxy: otherwise they choose
@@ -25,20 +25,25 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
-        let from_header = TrustedClientIpHeader::from_ref(state)
-            .0
-            .as_ref()
-            .and_then(|name| last_address(parts.headers.get_all(name).iter()));
-        Ok(ClientAddress(
-            from_header
-                .or(peer)
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        ))
+        Ok(client_address(parts, &TrustedClientIpHeader::from_ref(state)))
     }
+}
+
+/// The request's client: the trusted header's last address when one is set, else the peer.
+pub fn client_address(parts: &Parts, trusted: &TrustedClientIpHeader) -> ClientAddress {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let from_header = trusted
+        .0
+        .as_ref()
+        .and_then(|name| last_address(parts.headers.get_all(name).iter()));
+    ClientAddress(
+        from_header
+            .or(peer)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+    )
 }
 
 /// The last address in comma-separated header values (`X-Forwarded-For: a, b, c` → c).
