@@ -1,4 +1,4 @@
-//! The `therethere` command: `serve` (the default), `migrate`, `demo`.
+//! The `therethere` command: `serve` (the default), `migrate`, `workspace create`, `demo`.
 
 use clap::{Parser, Subcommand};
 use therethere::config::{Config, LogFormat, Role};
@@ -23,6 +23,12 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Workspaces: `workspace create` sets one up with its owner, who chooses a password
+    /// through a single-use link this prints.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
     /// Create the demo workspace "Acme" if it is missing, and print how to log in.
     Demo {
         /// Print one JSON object (base URL, users with passwords and fresh API tokens, channel ids).
@@ -47,6 +53,23 @@ enum Command {
     /// Print the event catalog: every webhook payload type with its JSON Schema (2020-12) and
     /// an example, as `GET /api/webhook-event-types` serves it and `docs/` keeps it.
     WebhookEventTypes,
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace and its owner, and print the link (valid 24 hours, single-use)
+    /// where the owner chooses a password. Run it again for another workspace.
+    Create {
+        /// The workspace's name.
+        #[arg(long)]
+        name: String,
+        /// The owner's email: they sign in with it (an email belongs to one account).
+        #[arg(long)]
+        owner_email: String,
+        /// The owner's name (default: the email's local part; they can't change it yet).
+        #[arg(long)]
+        owner_name: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -142,6 +165,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let database = Database::open(&config).await?;
             eprintln!("migrations applied");
             database.close().await;
+            Ok(())
+        }
+        Command::Workspace {
+            command:
+                WorkspaceCommand::Create {
+                    name,
+                    owner_email,
+                    owner_name,
+                },
+        } => {
+            let database = Database::open(&config).await?;
+            let created = therethere::accounts::first_workspace::create_first_workspace(
+                &database.pool,
+                &config.accounts,
+                &config.app_url,
+                &name,
+                &owner_email,
+                owner_name.as_deref(),
+            )
+            .await;
+            database.close().await;
+            let created = created.map_err(|err| match err.field() {
+                Some(field) => anyhow::anyhow!("{field}: {}", err.public_message()),
+                None => anyhow::anyhow!("{err:#}"),
+            })?;
+            let hours = config.accounts.setup_validity.as_secs().div_ceil(3600);
+            println!(
+                "Created workspace \"{}\" (id {}) with owner {} ({}).\n\
+                 The owner chooses a password here (the link works once, for {hours} hours):\n\n  {}\n\n\
+                 Then they sign in at {} and invite their team under Settings > Team.",
+                created.workspace.name,
+                created.workspace.id,
+                created.owner.name,
+                created.owner.email,
+                created.link,
+                config.app_url.link("/login"),
+            );
             Ok(())
         }
         Command::Demo { json } => {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Connection, PgConnection};
+use sqlx::{Connection, PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use super::team::permissions;
@@ -14,6 +14,8 @@ use crate::auth::secret_token;
 use crate::error::{AppError, ConstraintConflict, ResultExt};
 use crate::helpdesk::fields;
 use crate::helpdesk::users::{self, NewUser, Role, User};
+use crate::helpdesk::workspaces::get_workspace;
+use crate::limits::{Limits, RatedAction, rate};
 use crate::mail::outbox::{OutgoingMail, enqueue_mail};
 
 /// Where an invitation link leads; the secret rides in the query, which is never logged.
@@ -85,7 +87,8 @@ pub struct Sent {
 pub struct Mailing<'a> {
     pub settings: &'a AccountSettings,
     pub app_url: &'a AppUrl,
-    pub workspace_name: &'a str,
+    /// Invitations sent or resent count against `INVITATIONS_PER_HOUR`.
+    pub limits: &'a Limits,
 }
 
 /// The open invitations of the workspace, newest first.
@@ -100,9 +103,9 @@ pub async fn list_invitations(
     Ok(rows.into_iter().map(Invitation::from).collect())
 }
 
-/// Invites `email` with `role`; the caller has counted it against the workspace's rate.
+/// Invites `email` with `role`.
 pub async fn invite(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     actor: &User,
     email: &str,
     role: Role,
@@ -110,7 +113,8 @@ pub async fn invite(
 ) -> Result<Sent, AppError> {
     permissions::may_invite(actor.role, role)?;
     let email = fields::email("email", email)?;
-    let mut tx = conn.begin().await?;
+    count_against_rate(pool, actor, mailing).await?;
+    let mut tx = pool.begin().await?;
     let member: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM users WHERE workspace_id = $1 AND lower(email) = lower($2)",
     )
@@ -150,12 +154,14 @@ pub async fn invite(
 
 /// Sends an open invitation again with a new link and a new expiry (the old link stops).
 pub async fn resend(
-    conn: &mut PgConnection,
+    pool: &PgPool,
     actor: &User,
     invitation_id: i64,
     mailing: &Mailing<'_>,
 ) -> Result<Sent, AppError> {
-    let mut tx = conn.begin().await?;
+    permissions::may_invite(actor.role, Role::Agent)?;
+    count_against_rate(pool, actor, mailing).await?;
+    let mut tx = pool.begin().await?;
     let invitation = open_invitation(&mut tx, actor.workspace_id, invitation_id).await?;
     permissions::may_invite(actor.role, invitation.role)?;
     let secret = secret_token::generate("", 32);
@@ -191,6 +197,20 @@ pub async fn revoke(
     Ok(())
 }
 
+async fn count_against_rate(
+    pool: &PgPool,
+    actor: &User,
+    mailing: &Mailing<'_>,
+) -> Result<(), AppError> {
+    rate::hit(
+        pool,
+        mailing.limits,
+        RatedAction::Invitation,
+        actor.workspace_id,
+    )
+    .await
+}
+
 async fn open_invitation(
     conn: &mut PgConnection,
     workspace_id: i64,
@@ -212,6 +232,7 @@ async fn send(
     mailing: &Mailing<'_>,
 ) -> Result<Sent, AppError> {
     let invitation = open_invitation(conn, actor.workspace_id, invitation_id).await?;
+    let workspace = get_workspace(conn, actor.workspace_id).await?;
     let link = mailing
         .app_url
         .link(&format!("{ACCEPT_PATH}?token={secret}"));
@@ -221,11 +242,11 @@ async fn send(
          Choose your name and password here (the link works once, for {days} day{s}):\n{link}\n\n\
          If you weren't expecting this, ignore this mail.\n",
         inviter = actor.name,
-        workspace = mailing.workspace_name,
+        workspace = workspace.name,
         role = invitation.role.as_str(),
         s = if days == 1 { "" } else { "s" },
     );
-    let subject = format!("You're invited to {} on therethere", mailing.workspace_name);
+    let subject = format!("You're invited to {} on therethere", workspace.name);
     enqueue_mail(
         conn,
         OutgoingMail {

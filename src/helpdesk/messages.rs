@@ -38,6 +38,8 @@ struct MessageRow {
     author_user_id: Option<i64>,
     author_name: Option<String>,
     author_email: Option<String>,
+    #[sqlx(default)]
+    author_deactivated: bool,
     body: String,
     created_at: DateTime<Utc>,
 }
@@ -53,7 +55,12 @@ impl From<MessageRow> for Message {
                 Author::Contact
             },
             author: match (r.author_user_id, r.author_name, r.author_email) {
-                (Some(id), Some(name), Some(email)) => Some(UserSummary { id, name, email }),
+                (Some(id), Some(name), Some(email)) => Some(UserSummary {
+                    id,
+                    name,
+                    email,
+                    deactivated: r.author_deactivated,
+                }),
                 _ => None,
             },
             body: r.body,
@@ -64,7 +71,7 @@ impl From<MessageRow> for Message {
 
 const MESSAGE_SELECT: &str = "
     SELECT m.id, m.ulid, m.author_kind, m.author_user_id, u.name AS author_name, u.email AS author_email,
-           m.body, m.created_at
+           u.deactivated_at IS NOT NULL AS author_deactivated, m.body, m.created_at
     FROM messages m LEFT JOIN users u ON u.id = m.author_user_id";
 
 pub async fn list_messages(

@@ -31,6 +31,8 @@ struct NoteRow {
     author_id: i64,
     author_name: String,
     author_email: String,
+    #[sqlx(default)]
+    author_deactivated: bool,
     body: String,
     created_at: DateTime<Utc>,
     #[sqlx(json)]
@@ -42,6 +44,8 @@ struct MentionRow {
     id: i64,
     name: String,
     email: String,
+    #[serde(default)]
+    deactivated: bool,
 }
 
 impl From<NoteRow> for Note {
@@ -53,6 +57,7 @@ impl From<NoteRow> for Note {
                 id: r.author_id,
                 name: r.author_name,
                 email: r.author_email,
+                deactivated: r.author_deactivated,
             },
             body: r.body,
             mentions: r
@@ -62,6 +67,7 @@ impl From<NoteRow> for Note {
                     id: m.id,
                     name: m.name,
                     email: m.email,
+                    deactivated: m.deactivated,
                 })
                 .collect(),
             created_at: r.created_at,
@@ -70,8 +76,9 @@ impl From<NoteRow> for Note {
 }
 
 const NOTE_SELECT: &str = "
-    SELECT n.id, n.ulid, n.author_id, a.name AS author_name, a.email AS author_email, n.body, n.created_at,
-           COALESCE((SELECT json_agg(json_build_object('id', u.id, 'name', u.name, 'email', u.email) ORDER BY u.id)
+    SELECT n.id, n.ulid, n.author_id, a.name AS author_name, a.email AS author_email,
+           a.deactivated_at IS NOT NULL AS author_deactivated, n.body, n.created_at,
+           COALESCE((SELECT json_agg(json_build_object('id', u.id, 'name', u.name, 'email', u.email, 'deactivated', u.deactivated_at IS NOT NULL) ORDER BY u.id)
                      FROM note_mentions nm JOIN users u ON u.id = nm.user_id WHERE nm.note_id = n.id),
                     '[]'::json) AS mentions
     FROM notes n JOIN users a ON a.id = n.author_id";

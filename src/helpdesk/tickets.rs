@@ -15,7 +15,7 @@ use super::messages::{Message, list_messages};
 use super::notes::{Note, list_notes};
 pub use super::ticket_lock::TicketStatus;
 use super::ticket_lock::{change_status, lock_ticket};
-use super::users::{User, UserSummary, get_workspace_user};
+use super::users::{User, UserSummary, is_active_user};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -59,6 +59,8 @@ pub(super) struct TicketRow {
     assignee_id: Option<i64>,
     assignee_name: Option<String>,
     assignee_email: Option<String>,
+    #[sqlx(default)]
+    assignee_deactivated: bool,
 }
 
 impl From<TicketRow> for Ticket {
@@ -79,7 +81,12 @@ impl From<TicketRow> for Ticket {
                 email: r.contact_email,
             },
             assignee: match (r.assignee_id, r.assignee_name, r.assignee_email) {
-                (Some(id), Some(name), Some(email)) => Some(UserSummary { id, name, email }),
+                (Some(id), Some(name), Some(email)) => Some(UserSummary {
+                    id,
+                    name,
+                    email,
+                    deactivated: r.assignee_deactivated,
+                }),
                 _ => None,
             },
             created_at: r.created_at,
@@ -92,7 +99,8 @@ const TICKET_SELECT: &str = "
     SELECT t.id, t.ulid, t.number, t.subject, t.status, t.created_at, t.updated_at,
            t.channel_id, ch.name AS channel_name,
            c.id AS contact_id, c.name AS contact_name, c.email AS contact_email,
-           t.assignee_id, u.name AS assignee_name, u.email AS assignee_email
+           t.assignee_id, u.name AS assignee_name, u.email AS assignee_email,
+           u.deactivated_at IS NOT NULL AS assignee_deactivated
     FROM tickets t
     JOIN contacts c ON c.id = t.contact_id
     LEFT JOIN channels ch ON ch.id = t.channel_id
@@ -176,13 +184,12 @@ pub async fn assign_ticket(
     let mut tx = pool.begin().await?;
     let locked = lock_ticket(&mut tx, workspace_id, ticket_id).await?;
     if let Some(assignee_id) = assignee_id
-        && get_workspace_user(&mut tx, workspace_id, assignee_id)
-            .await?
-            .is_none()
+        && locked.assignee_id != Some(assignee_id)
+        && !is_active_user(&mut tx, workspace_id, assignee_id).await?
     {
         return Err(AppError::validation(
             "user_id",
-            "No such user in this workspace.",
+            "No such active user in this workspace.",
         ));
     }
     if locked.assignee_id != assignee_id {

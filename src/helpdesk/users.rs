@@ -14,6 +14,8 @@ pub struct UserSummary {
     pub id: i64,
     pub name: String,
     pub email: String,
+    /// They left the workspace; what they wrote and did stays under their name.
+    pub deactivated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -187,12 +189,30 @@ pub async fn get_workspace_user(
     .await
 }
 
+/// Whether `user_id` is a person of `workspace_id` who has not been deactivated.
+pub async fn is_active_user(
+    conn: &mut PgConnection,
+    workspace_id: i64,
+    user_id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users
+                        WHERE id = $1 AND workspace_id = $2 AND deactivated_at IS NULL)",
+    )
+    .bind(user_id)
+    .bind(workspace_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// The active people of `workspace_id` (whom tickets can be assigned to), by name.
 pub async fn list_users(
     conn: &mut PgConnection,
     workspace_id: i64,
 ) -> Result<Vec<User>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 ORDER BY name, id"
+        "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND deactivated_at IS NULL
+         ORDER BY name, id"
     ))
     .bind(workspace_id)
     .fetch_all(conn)

@@ -93,13 +93,15 @@ pub async fn record_failure(
     let disabled_now = row.as_ref().is_some_and(|r| !r.enabled);
     if let Some(row) = row.filter(|r| !r.enabled) {
         let (workspace_id, title) = (row.workspace_id, row.title);
-        let owner: Option<String> = sqlx::query_scalar(
-            "SELECT email FROM users WHERE workspace_id = $1 AND role = 'owner'",
+        // A workspace may have several owners: each active one is told.
+        let owners: Vec<String> = sqlx::query_scalar(
+            "SELECT email FROM users WHERE workspace_id = $1 AND role = 'owner'
+               AND deactivated_at IS NULL ORDER BY id",
         )
         .bind(workspace_id)
-        .fetch_optional(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        if let Some(owner) = owner {
+        for owner in owners {
             let subject = format!("Sidebar section \u{201c}{title}\u{201d} was disabled");
             let body = format!(
                 "The custom sidebar section \u{201c}{title}\u{201d} failed {FAILURE_LIMIT} times in a row, so it was \

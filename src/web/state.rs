@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use sqlx::PgPool;
 
+use crate::accounts::invitations::Mailing;
 use crate::auth::authenticate::Authenticator;
 use crate::auth::credential_cache::CredentialCache;
 use crate::auth::login::Logins;
@@ -113,6 +114,16 @@ impl AppState {
 
     pub fn intake(&self) -> &TicketIntake {
         &self.0.intake
+    }
+
+    /// What sending an invitation needs from the configuration.
+    pub fn invitation_mailing(&self) -> Mailing<'_> {
+        let config = &self.0.config;
+        Mailing {
+            settings: &config.accounts,
+            app_url: &config.app_url,
+            limits: &config.limits,
+        }
     }
 }
 

@@ -218,7 +218,7 @@ impl Noticed {
         body: &str,
     ) -> Result<(), sqlx::Error> {
         let recipients: Vec<String> = sqlx::query_scalar(
-            "SELECT email FROM users WHERE workspace_id = $1
+            "SELECT email FROM users WHERE workspace_id = $1 AND deactivated_at IS NULL
                AND (id = $2 OR ($2 IS NULL AND role IN ('owner', 'admin')))
              ORDER BY id",
         )

@@ -213,8 +213,12 @@ async fn load_subscribers(
     workspaces.sort_unstable();
     workspaces.dedup();
     let rows: Vec<(i64, i64, Option<i64>, Vec<String>)> = sqlx::query_as(
-        "SELECT workspace_id, id, owner_user_id, events FROM webhook_destinations
-         WHERE workspace_id = ANY($1) AND enabled ORDER BY id",
+        // A deactivated person's personal destinations hear nothing until they are back.
+        "SELECT d.workspace_id, d.id, d.owner_user_id, d.events FROM webhook_destinations d
+         WHERE d.workspace_id = ANY($1) AND d.enabled
+           AND NOT EXISTS (SELECT 1 FROM users u
+                           WHERE u.id = d.owner_user_id AND u.deactivated_at IS NOT NULL)
+         ORDER BY d.id",
     )
     .bind(&workspaces)
     .fetch_all(conn)

@@ -2,6 +2,7 @@
 
 pub mod channels;
 pub mod extract;
+pub mod invitations;
 pub mod me;
 pub mod sidebar_sections;
 pub mod tickets;
@@ -115,6 +116,18 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(me::get_me))
         .routes(routes!(users::list_users))
+        .routes(routes!(users::update_user))
+        .routes(routes!(users::deactivate_user))
+        .routes(routes!(users::reactivate_user))
+        .routes(routes!(users::end_user_sessions))
+        .routes(routes!(users::list_sessions))
+        .routes(routes!(users::end_session))
+        .routes(routes!(
+            invitations::list_invitations,
+            invitations::create_invitation
+        ))
+        .routes(routes!(invitations::resend_invitation))
+        .routes(routes!(invitations::revoke_invitation))
         .routes(routes!(channels::list_channels, channels::create_channel))
         .routes(routes!(tickets::list_tickets, tickets::create_ticket))
         .routes(routes!(tickets::get_ticket))

@@ -11,13 +11,11 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::{Layout, PageError, PageUser, flash, render};
-use crate::accounts::invitations::{self, Invitation, InvitationStatus, Mailing};
+use crate::accounts::invitations::{self, Invitation, InvitationStatus};
 use crate::accounts::team::{self, MemberStatus, StrandedTicket, TeamMember};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::helpdesk::users::Role;
-use crate::helpdesk::workspaces::get_workspace;
-use crate::limits::{RatedAction, rate};
 use crate::web::state::AppState;
 
 #[derive(Template)]
@@ -134,24 +132,12 @@ pub async fn invite(
     PageUser(user): PageUser,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
-    let role = parse_role(&form.role)?;
-    rate::hit(
-        state.pool(),
-        &state.config().limits,
-        RatedAction::Invitation,
-        user.user.workspace_id,
-    )
-    .await?;
-    let mut conn = state.pool().acquire().await?;
-    let workspace = get_workspace(&mut conn, user.user.workspace_id).await?;
-    let mailing = Mailing {
-        settings: &state.config().accounts,
-        app_url: &state.config().app_url,
-        workspace_name: &workspace.name,
+    let result = match parse_role(&form.role) {
+        Ok(role) => {
+            invitations::invite(state.pool(), &user.user, &form.email, role, &state.invitation_mailing()).await
+        }
+        Err(err) => Err(err),
     };
-    let result = invitations::invite(&mut conn, &user.user, &form.email, role, &mailing).await;
-    drop(conn);
     sent(&state, &user, result, form.email).await
 }
 
@@ -160,23 +146,7 @@ pub async fn resend(
     PageUser(user): PageUser,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    user.require_admin()?;
-    rate::hit(
-        state.pool(),
-        &state.config().limits,
-        RatedAction::Invitation,
-        user.user.workspace_id,
-    )
-    .await?;
-    let mut conn = state.pool().acquire().await?;
-    let workspace = get_workspace(&mut conn, user.user.workspace_id).await?;
-    let mailing = Mailing {
-        settings: &state.config().accounts,
-        app_url: &state.config().app_url,
-        workspace_name: &workspace.name,
-    };
-    let result = invitations::resend(&mut conn, &user.user, id, &mailing).await;
-    drop(conn);
+    let result = invitations::resend(state.pool(), &user.user, id, &state.invitation_mailing()).await;
     sent(&state, &user, result, String::new()).await
 }
 

@@ -90,7 +90,18 @@ async fn show_page(
 ) -> Result<ShowPage, PageError> {
     let detail = tickets::get_ticket_detail(state.pool(), user.user.workspace_id, id).await?;
     let mut conn = state.pool().acquire().await?;
-    let teammates = users::list_users(&mut conn, user.user.workspace_id).await?;
+    let mut teammates = users::list_users(&mut conn, user.user.workspace_id).await?;
+    // A deactivated assignee stays shown (and selected) until someone reassigns the ticket.
+    if let Some(assignee) = detail.ticket.assignee.as_ref().filter(|a| a.deactivated) {
+        teammates.push(users::User {
+            id: assignee.id,
+            workspace_id: user.user.workspace_id,
+            name: format!("{} (deactivated)", assignee.name),
+            email: assignee.email.clone(),
+            handle: String::new(),
+            role: users::Role::Agent,
+        });
+    }
     let channel_id = detail.ticket.channel.as_ref().map(|c| c.id);
     let sections = sections_for_channel(&mut conn, user.user.workspace_id, channel_id)
         .await?
