@@ -247,9 +247,14 @@ impl Demo {
         let mut users = Vec::new();
         for user in &self.users {
             let password = PEOPLE.iter().find(|p| p.1 == user.email).map(|p| p.3);
-            let (_, token) = create_api_token(&mut conn, &Limits::default(), user.id, NewApiToken::write("demo"))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (_, token) = create_api_token(
+                &mut conn,
+                &Limits::default(),
+                user.id,
+                NewApiToken::write("demo"),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             users.push(json!({
                 "id": user.id,
                 "name": user.name,

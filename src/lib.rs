@@ -3,12 +3,12 @@
 //! Data flows one way: HTTP in → handler → domain function → Postgres (change and event in
 //! one transaction) → worker → HTTP out. The modules below follow that flow.
 
+/// A team managing its own people: the first workspace, invitations, roles, deactivation, passwords.
+pub mod accounts;
 /// `APP_URL` and the absolute links made under it.
 pub mod app_url;
 /// Authentication: passwords, sessions, API tokens, CSRF, and the current-user extractors.
 pub mod auth;
-/// A team managing its own people: the first workspace, invitations, roles, deactivation, passwords.
-pub mod accounts;
 /// One typed configuration, read from the environment once at start-up.
 pub mod config;
 /// The connection pool, migrations, and the embedded-default PostgreSQL.

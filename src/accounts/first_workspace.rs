@@ -26,9 +26,13 @@ pub async fn create_first_workspace(
     owner_email: &str,
     owner_name: Option<&str>,
 ) -> Result<Created, AppError> {
-    let owner_name = owner_name
-        .map(str::to_string)
-        .unwrap_or_else(|| owner_email.split('@').next().unwrap_or_default().to_string());
+    let owner_name = owner_name.map(str::to_string).unwrap_or_else(|| {
+        owner_email
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    });
     let handle = handle_from_email(owner_email);
     let mut tx = pool.begin().await?;
     let (workspace, owner) = create_workspace_awaiting_owner(

@@ -72,7 +72,8 @@ impl From<Row> for Invitation {
     }
 }
 
-const SELECT: &str = "SELECT i.id, i.email, i.role, u.name AS invited_by, i.created_at, i.sent_at, i.expires_at
+const SELECT: &str =
+    "SELECT i.id, i.email, i.role, u.name AS invited_by, i.created_at, i.sent_at, i.expires_at
     FROM invitations i LEFT JOIN users u ON u.id = i.invited_by
     WHERE i.workspace_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL";
 
@@ -236,7 +237,11 @@ async fn send(
     let link = mailing
         .app_url
         .link(&format!("{ACCEPT_PATH}?token={secret}"));
-    let days = mailing.settings.invitation_validity.as_secs().div_ceil(86_400);
+    let days = mailing
+        .settings
+        .invitation_validity
+        .as_secs()
+        .div_ceil(86_400);
     let body = format!(
         "{inviter} invited you to join {workspace} on therethere as {role}.\n\n\
          Choose your name and password here (the link works once, for {days} day{s}):\n{link}\n\n\

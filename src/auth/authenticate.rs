@@ -164,9 +164,11 @@ async fn user_by_api_token(
         auth: AuthMethod::ApiToken { scope: row.scope },
     };
     // Remembered no longer than the token lives.
-    let valid_for = row.remaining_seconds.map_or(credential_cache::MAX_AGE, |s| {
-        Duration::from_secs_f64(s.max(0.0))
-    });
+    let valid_for = row
+        .remaining_seconds
+        .map_or(credential_cache::MAX_AGE, |s| {
+            Duration::from_secs_f64(s.max(0.0))
+        });
     Ok(Some((current, valid_for)))
 }
 

@@ -25,7 +25,10 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(client_address(parts, &TrustedClientIpHeader::from_ref(state)))
+        Ok(client_address(
+            parts,
+            &TrustedClientIpHeader::from_ref(state),
+        ))
     }
 }
 

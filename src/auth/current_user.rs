@@ -8,8 +8,13 @@ use crate::helpdesk::users::{Role, User};
 #[derive(Debug, Clone)]
 pub enum AuthMethod {
     /// A browser session: `id` names it on the sessions page.
-    Session { id: i64, csrf_token: String },
-    ApiToken { scope: TokenScope },
+    Session {
+        id: i64,
+        csrf_token: String,
+    },
+    ApiToken {
+        scope: TokenScope,
+    },
 }
 
 #[derive(Debug, Clone)]

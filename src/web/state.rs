@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::accounts::invitations::Mailing;
 use crate::auth::authenticate::Authenticator;
+use crate::auth::client_address::TrustedClientIpHeader;
 use crate::auth::credential_cache::CredentialCache;
 use crate::auth::login::Logins;
 use crate::auth::password_pool::PasswordPool;
@@ -16,7 +17,6 @@ use crate::helpdesk::intake::TicketIntake;
 use crate::metrics::Metrics;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::Sidebar;
-use crate::auth::client_address::TrustedClientIpHeader;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);

@@ -25,5 +25,6 @@ mod service_roles;
 mod sidebar;
 mod smtp;
 mod spec_wording;
+mod team;
 mod tickets;
 mod webhooks;

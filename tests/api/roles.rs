@@ -99,24 +99,3 @@ async fn every_role_works_tickets() {
         );
     }
 }
-
-#[tokio::test]
-async fn a_workspace_has_exactly_one_owner() {
-    let app = spawn_app().await;
-    let ws = app.create_workspace("Acme").await;
-    let mut conn = app.pool.acquire().await.unwrap();
-    let err = therethere::helpdesk::users::create_user(
-        &mut conn,
-        ws.id,
-        therethere::helpdesk::users::NewUser {
-            name: "Second Owner",
-            email: "second@acme.test",
-            handle: "second",
-            password: "long-enough",
-            role: therethere::helpdesk::users::Role::Owner,
-        },
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(err.field(), Some("role"));
-}

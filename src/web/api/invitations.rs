@@ -79,7 +79,8 @@ pub async fn resend_invitation(
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<SentInvitation>, AppError> {
-    let sent = invitations::resend(state.pool(), &current.user, id, &state.invitation_mailing()).await?;
+    let sent =
+        invitations::resend(state.pool(), &current.user, id, &state.invitation_mailing()).await?;
     Ok(AppJson(answer(&state, sent)))
 }
 

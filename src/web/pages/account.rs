@@ -168,7 +168,13 @@ pub async fn request_reset(
             &client.to_string(),
         )
         .await?;
-        rate::hit_named(state.pool(), limits, RatedAction::PasswordResetPerEmail, &email).await
+        rate::hit_named(
+            state.pool(),
+            limits,
+            RatedAction::PasswordResetPerEmail,
+            &email,
+        )
+        .await
     }
     .await;
     if let Err(err @ AppError::RateLimited { .. }) = throttled {

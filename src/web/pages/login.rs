@@ -10,9 +10,9 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
 use super::{PageError, PageUser, render};
+use crate::auth::client_address::ClientAddress;
 use crate::auth::{csrf, login, sessions};
 use crate::error::AppError;
-use crate::auth::client_address::ClientAddress;
 use crate::web::redirect;
 use crate::web::state::AppState;
 

@@ -6,9 +6,9 @@ pub mod charts;
 pub mod flash;
 pub mod login;
 pub mod security;
-pub mod team;
 pub mod settings;
 pub mod sidebar_sections;
+pub mod team;
 pub mod tickets;
 pub mod webhooks;
 
@@ -61,14 +61,8 @@ pub fn router() -> Router<AppState> {
         .route("/settings/sessions/{id}/end", post(security::end_session))
         .route("/settings/team", get(team::show))
         .route("/settings/team/invitations", post(team::invite))
-        .route(
-            "/settings/team/invitations/{id}/resend",
-            post(team::resend),
-        )
-        .route(
-            "/settings/team/invitations/{id}/revoke",
-            post(team::revoke),
-        )
+        .route("/settings/team/invitations/{id}/resend", post(team::resend))
+        .route("/settings/team/invitations/{id}/revoke", post(team::revoke))
         .route("/settings/team/{id}/role", post(team::change_role))
         .route("/settings/team/{id}/deactivate", post(team::deactivate))
         .route("/settings/team/{id}/reactivate", post(team::reactivate))
@@ -206,7 +200,10 @@ impl FromRequestParts<AppState> for PageUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if parts.headers.contains_key(axum::http::header::AUTHORIZATION) {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
             return Err(PageError(AppError::forbidden(
                 "API tokens work on the API (/api/...) only. Sign in with a browser to use the pages.",
             )));

@@ -92,8 +92,7 @@ pub async fn create_api_token(
     let mut conn = state.pool().acquire().await?;
     let created = match token_choice(&form) {
         Ok(new) => {
-            api_tokens::create_api_token(&mut conn, &state.config().limits, user.user.id, new)
-                .await
+            api_tokens::create_api_token(&mut conn, &state.config().limits, user.user.id, new).await
         }
         Err(err) => Err(err),
     };
@@ -133,8 +132,12 @@ pub async fn delete_api_token(
 
 /// The form's choices as the domain takes them.
 fn token_choice(form: &TokenForm) -> Result<NewApiToken<'_>, AppError> {
-    let scope = TokenScope::parse(&form.scope)
-        .ok_or_else(|| AppError::validation("scope", "Choose read or write."))?;
+    // A form without the field (an older page) makes what tokens always were: write.
+    let scope = match form.scope.as_str() {
+        "" => TokenScope::Write,
+        other => TokenScope::parse(other)
+            .ok_or_else(|| AppError::validation("scope", "Choose read or write."))?,
+    };
     let expires_in_days = match form.expires_in_days.trim() {
         "" | "never" => None,
         days => Some(days.parse::<u32>().map_err(|_| {

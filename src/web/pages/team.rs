@@ -44,7 +44,11 @@ struct Outcome {
     error: Option<String>,
 }
 
-async fn page(state: &AppState, user: &CurrentUser, outcome: Outcome) -> Result<TeamPage, PageError> {
+async fn page(
+    state: &AppState,
+    user: &CurrentUser,
+    outcome: Outcome,
+) -> Result<TeamPage, PageError> {
     let mut conn = state.pool().acquire().await?;
     let ws = user.user.workspace_id;
     let can_invite = user.user.role.is_admin();
@@ -134,7 +138,14 @@ pub async fn invite(
 ) -> Result<Response, PageError> {
     let result = match parse_role(&form.role) {
         Ok(role) => {
-            invitations::invite(state.pool(), &user.user, &form.email, role, &state.invitation_mailing()).await
+            invitations::invite(
+                state.pool(),
+                &user.user,
+                &form.email,
+                role,
+                &state.invitation_mailing(),
+            )
+            .await
         }
         Err(err) => Err(err),
     };
@@ -146,7 +157,8 @@ pub async fn resend(
     PageUser(user): PageUser,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let result = invitations::resend(state.pool(), &user.user, id, &state.invitation_mailing()).await;
+    let result =
+        invitations::resend(state.pool(), &user.user, id, &state.invitation_mailing()).await;
     sent(&state, &user, result, String::new()).await
 }
 

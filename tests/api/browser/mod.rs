@@ -5,6 +5,7 @@
 
 mod accessibility;
 mod sidebar;
+mod team;
 mod webhooks;
 
 use std::path::PathBuf;

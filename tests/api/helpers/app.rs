@@ -200,9 +200,14 @@ impl TestApp {
 
     async fn finish_user(&self, id: i64, email: &str, handle: &str, password: &str) -> TestUser {
         let mut conn = self.pool.acquire().await.unwrap();
-        let (_, token) = create_api_token(&mut conn, &Limits::default(), id, NewApiToken::write("tests"))
-            .await
-            .unwrap();
+        let (_, token) = create_api_token(
+            &mut conn,
+            &Limits::default(),
+            id,
+            NewApiToken::write("tests"),
+        )
+        .await
+        .unwrap();
         TestUser {
             id,
             email: email.into(),

@@ -157,10 +157,14 @@ pub async fn owner_with_token(
             .await
             .unwrap();
     let limits = therethere::limits::Limits::default();
-    let (_, token) =
-        therethere::auth::api_tokens::create_api_token(&mut tx, &limits, owner.id, therethere::auth::api_tokens::NewApiToken::write("test"))
-            .await
-            .unwrap();
+    let (_, token) = therethere::auth::api_tokens::create_api_token(
+        &mut tx,
+        &limits,
+        owner.id,
+        therethere::auth::api_tokens::NewApiToken::write("test"),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     (workspace, owner, token)
 }

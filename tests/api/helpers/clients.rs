@@ -16,6 +16,15 @@ impl TestApp {
         }
     }
 
+    /// A JSON API client acting as `user` on another instance at `base`.
+    pub fn api_on(&self, base: &str, user: &TestUser) -> Api {
+        Api {
+            client: plain_client(),
+            base: base.to_string(),
+            token: Some(user.token.clone()),
+        }
+    }
+
     /// A client with no credentials at all.
     pub fn anonymous(&self) -> Api {
         Api {
