@@ -1,6 +1,7 @@
 //! A team managing its own people: the first workspace from the command line, invitations,
 //! roles, deactivation, passwords, sessions and API tokens with limits.
 
+mod demo;
 mod first_workspace;
 mod invitations;
 mod passwords;
@@ -57,10 +58,15 @@ pub async fn choose_password(app: &TestApp, token: &str, password: &str) -> Brow
 
 /// Signs in through the login form; the status the form answered.
 pub async fn log_in(app: &TestApp, email: &str, password: &str) -> (StatusCode, Browser) {
-    let browser = Browser::new(&app.address);
+    log_in_at(&app.address, email, password).await
+}
+
+/// `log_in` on the service at `base`.
+pub async fn log_in_at(base: &str, email: &str, password: &str) -> (StatusCode, Browser) {
+    let browser = Browser::new(base);
     let response = browser
         .client
-        .post(app.url("/login"))
+        .post(format!("{base}/login"))
         .form(&[("email", email), ("password", password)])
         .send()
         .await
