@@ -229,18 +229,45 @@ pub async fn change_role(
     done(&state, &user, jar, result).await
 }
 
+/// What an owner or admin does to a person from the Team page.
+#[derive(Clone, Copy)]
+enum PersonAction {
+    Deactivate,
+    Reactivate,
+    EndSessions,
+}
+
+async fn act(
+    state: AppState,
+    user: CurrentUser,
+    jar: CookieJar,
+    id: i64,
+    action: PersonAction,
+) -> Result<Response, PageError> {
+    let mut conn = state.pool().acquire().await?;
+    let actor = &user.user;
+    let result = match action {
+        PersonAction::Deactivate => team::deactivate(&mut conn, actor, id)
+            .await
+            .map(|m| format!("{} was deactivated: their access ended.", m.name)),
+        PersonAction::Reactivate => team::reactivate(&mut conn, actor, id)
+            .await
+            .map(|m| format!("{} was reactivated.", m.name)),
+        PersonAction::EndSessions => team::end_all_sessions(&mut conn, actor, id)
+            .await
+            .map(|n| format!("{n} session{} ended.", if n == 1 { "" } else { "s" })),
+    };
+    drop(conn);
+    done(&state, &user, jar, result).await
+}
+
 pub async fn deactivate(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let mut conn = state.pool().acquire().await?;
-    let result = team::deactivate(&mut conn, &user.user, id)
-        .await
-        .map(|m| format!("{} was deactivated: their access ended.", m.name));
-    drop(conn);
-    done(&state, &user, jar, result).await
+    act(state, user, jar, id, PersonAction::Deactivate).await
 }
 
 pub async fn reactivate(
@@ -249,12 +276,7 @@ pub async fn reactivate(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let mut conn = state.pool().acquire().await?;
-    let result = team::reactivate(&mut conn, &user.user, id)
-        .await
-        .map(|m| format!("{} was reactivated.", m.name));
-    drop(conn);
-    done(&state, &user, jar, result).await
+    act(state, user, jar, id, PersonAction::Reactivate).await
 }
 
 pub async fn end_sessions(
@@ -263,10 +285,5 @@ pub async fn end_sessions(
     Path(id): Path<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
-    let mut conn = state.pool().acquire().await?;
-    let result = team::end_all_sessions(&mut conn, &user.user, id)
-        .await
-        .map(|n| format!("{n} session{} ended.", if n == 1 { "" } else { "s" }));
-    drop(conn);
-    done(&state, &user, jar, result).await
+    act(state, user, jar, id, PersonAction::EndSessions).await
 }

@@ -44,6 +44,8 @@ async fn every_page_passes_an_automated_wcag_check() {
         format!("/tickets/{ticket}"),
         "/settings/profile".into(),
         "/settings/api-tokens".into(),
+        "/settings/security".into(),
+        "/settings/team".into(),
         "/settings/channels".into(),
         "/settings/notifications".into(),
         "/settings/workspace-notifications".into(),

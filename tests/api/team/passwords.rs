@@ -102,7 +102,7 @@ async fn a_reset_link_is_mailed_works_once_within_the_hour_and_ends_every_sessio
     .await;
     assert_eq!(asked.status(), StatusCode::OK);
     let mail = smtp.wait_for(1).await.remove(0);
-    assert_eq!(mail.rcpt_to, [ws.agent.email.clone()]);
+    assert_eq!(mail.rcpt_to, std::slice::from_ref(&ws.agent.email));
     let token = token_in(&mail.text());
     let minutes: f64 = sqlx::query_scalar(
         "SELECT EXTRACT(EPOCH FROM expires_at - created_at)::float8 / 60 FROM password_links",
