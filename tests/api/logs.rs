@@ -6,11 +6,15 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Binary, owner_with_token, spawn_database};
+use std::time::Duration;
+
+use crate::helpers::{Binary, eventually, owner_with_token, spawn_database};
 use crate::receiver::{Behaviour, Receiver};
+use crate::team::token_in;
 
 const PASSWORD: &str = "correct-horse-battery-staple";
 const SECTION_SECRET: &str = "sidebar-secret-never-logged";
+const INVITEE_PASSWORD: &str = "an-invitees-own-password";
 
 #[tokio::test]
 async fn json_logs_carry_ids_and_never_a_secret() {
@@ -80,6 +84,52 @@ async fn json_logs_carry_ids_and_never_a_secret() {
     assert_eq!(sidebar.status(), 200);
     receiver.wait_for(1).await;
     endpoint.wait_for(1).await;
+
+    // Links that let someone in: an invitation (accepted with a password) and a reset.
+    let invited: Value = post(
+        "/api/invitations",
+        json!({"email": "new@logs.test", "role": "agent"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let invitation_secret = token_in(invited["invite_link"].as_str().unwrap());
+    let accepted = reqwest::Client::new()
+        .post(url("/invitations/accept"))
+        .form(&[
+            ("token", invitation_secret.as_str()),
+            ("name", "New Person"),
+            ("handle", "new"),
+            ("password", INVITEE_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(accepted.status().is_success(), "{}", accepted.status());
+    let forgot = client
+        .post(url("/password/forgot"))
+        .form(&[("email", "owner@logs.test")])
+        .send()
+        .await
+        .unwrap();
+    assert!(forgot.status().is_success());
+    // Without SMTP_URL both mails wait in the outbox, and the sender notes them in the log.
+    let reset_mail: String = eventually(
+        "the reset mail is noted",
+        Duration::from_secs(20),
+        || async {
+            sqlx::query_scalar(
+            "SELECT body FROM mail_outbox WHERE subject LIKE 'Reset%' AND logged_at IS NOT NULL",
+        )
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap()
+        },
+    )
+    .await;
+    let reset_secret = token_in(&reset_mail);
     binary.stop();
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
@@ -114,6 +164,9 @@ async fn json_logs_carry_ids_and_never_a_secret() {
         token.as_str(),
         destination_secret.as_str(),
         SECTION_SECRET,
+        invitation_secret.as_str(),
+        INVITEE_PASSWORD,
+        reset_secret.as_str(),
     ] {
         assert!(!shows(secret), "a secret was logged: {secret}");
     }
