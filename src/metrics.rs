@@ -145,6 +145,7 @@ pub struct Metrics {
     sidebar_warm_ups: Counter,
     mail_outbox: Gauge,
     mail_send_failures: Counter,
+    http_panics: Counter,
     pool_connections: Family<PoolLabels, Gauge>,
     pools: Mutex<Vec<(&'static str, PgPool)>>,
     worker_tick_age: FloatGauge,
@@ -173,6 +174,7 @@ impl Default for Metrics {
             sidebar_warm_ups: Counter::default(),
             mail_outbox: Gauge::default(),
             mail_send_failures: Counter::default(),
+            http_panics: Counter::default(),
             pool_connections: Family::default(),
             pools: Mutex::default(),
             worker_tick_age: FloatGauge::default(),
@@ -258,6 +260,11 @@ impl Default for Metrics {
             m.mail_send_failures.clone(),
         );
         r.register(
+            "http_panics",
+            "Requests whose handler panicked (answered 500 with the request id)",
+            m.http_panics.clone(),
+        );
+        r.register(
             "db_pool_connections",
             "Connections of each of this instance's pools, in use or idle",
             m.pool_connections.clone(),
@@ -314,6 +321,10 @@ impl Metrics {
 
     pub fn sidebar_warm_up(&self) {
         self.sidebar_warm_ups.inc();
+    }
+
+    pub fn http_panicked(&self) {
+        self.http_panics.inc();
     }
 
     pub fn mail_send_failed(&self) {

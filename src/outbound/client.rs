@@ -246,16 +246,17 @@ async fn read_capped(
     cap: usize,
 ) -> Result<Received, OutboundFailure> {
     let (head, mut incoming) = response.into_parts();
-    let headers = head
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = super::response_headers::bound(
+        head.headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    );
     let mut body: Vec<u8> = Vec::new();
     let mut truncated = false;
     while let Some(frame) = incoming.frame().await {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod ip_ranges;
 pub mod resolver;
+pub mod response_headers;
 pub mod signature;
 pub mod url_guard;
 

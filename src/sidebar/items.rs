@@ -214,11 +214,14 @@ fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
         Some(at) => time.split_at(at),
         None => (time, ""),
     };
-    let offset = match offset {
-        "" | "Z" | "z" => "+00:00".to_string(),
-        o if o.len() == 3 => format!("{o}:00"),
-        o if o.len() == 5 && !o.contains(':') => format!("{}:{}", &o[..3], &o[3..]),
-        o => o.to_string(),
+    // Compared and split as characters, never by byte index: an endpoint may put a
+    // multi-byte character anywhere (`+1é1` once panicked here).
+    let offset_chars: Vec<char> = offset.chars().collect();
+    let offset = match offset_chars.as_slice() {
+        [] | ['Z' | 'z'] => "+00:00".to_string(),
+        [_, _, _] => format!("{offset}:00"),
+        [sign, h1, h2, m1, m2] if !offset.contains(':') => format!("{sign}{h1}{h2}:{m1}{m2}"),
+        _ => offset.to_string(),
     };
     let clock = if clock.matches(':').count() == 1 {
         format!("{clock}:00")
@@ -354,6 +357,23 @@ mod tests {
     }
 
     #[test]
+    fn multi_byte_characters_in_a_date_are_refused_not_a_panic() {
+        for raw in [
+            "2025-06-15T10:00+1é1",
+            "2025-06-15T10:00+é",
+            "2025-06-15Té",
+            "é-06-15",
+            "2025-06-15T10:00+1é",
+        ] {
+            assert_eq!(parse_date(raw), None, "{raw}");
+        }
+        let (items, problems) =
+            judge_items(&[json!({"name": "D", "value": "2025-06-15T10:00+1é1", "type": "date"})]);
+        assert!(matches!(items[0], Item::Malformed { .. }));
+        assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
     fn a_date_alone_and_midnight_utc_are_calendar_days() {
         let day = |y, m, d| {
             Some(DateValue::Calendar(
@@ -400,6 +420,79 @@ mod tests {
             "2025-06-15T",
         ] {
             assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Any JSON value, strings of any Unicode, nested a few levels.
+        pub fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<f64>().prop_map(|n| json!(n)),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<String>().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                    proptest::collection::btree_map(any::<String>(), inner, 0..8)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// An item as endpoints send them, with any Unicode where text goes.
+        fn any_item() -> impl Strategy<Value = Value> {
+            let kind = prop_oneof![
+                Just("markdown".to_string()),
+                Just("numeric".to_string()),
+                Just("date".to_string()),
+                Just("boolean".to_string()),
+                Just("url".to_string()),
+                any::<String>(),
+            ];
+            (any::<String>(), any_json(), kind)
+                .prop_map(|(name, value, kind)| json!({"name": name, "value": value, "type": kind}))
+        }
+
+        /// Strings shaped like ISO dates, with any characters where the offset and clock go.
+        fn date_like() -> impl Strategy<Value = String> {
+            (0u32..3000, 0u32..14, 0u32..33, ".{0,3}", ".{0,8}", ".{0,7}").prop_map(
+                |(y, m, d, sep, clock, offset)| format!("{y:04}-{m:02}-{d:02}{sep}{clock}{offset}"),
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_are_an_answer_or_a_refusal(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let _ = read_answer(&body);
+            }
+
+            #[test]
+            fn any_items_are_judged_and_rendered(items in proptest::collection::vec(any_item(), 0..12)) {
+                let (judged, problems) = judge_items(&items);
+                prop_assert_eq!(judged.len(), items.len());
+                prop_assert!(problems.len() <= items.len());
+                let html = crate::sidebar::render::render_items(&judged);
+                prop_assert!(!html.to_ascii_lowercase().contains("<script"));
+            }
+
+            #[test]
+            fn any_date_text_is_a_date_or_refused(raw in prop_oneof![any::<String>(), date_like()]) {
+                if let Some(date) = parse_date(&raw) {
+                    prop_assert!(!date.machine().is_empty() && !date.fallback().is_empty());
+                }
+            }
+
+            #[test]
+            fn any_markdown_is_made_safe(text in any::<String>()) {
+                let html = crate::sidebar::render::markdown_to_safe_html(&text).to_ascii_lowercase();
+                prop_assert!(!html.contains("<script") && !html.contains("javascript:"));
+            }
         }
     }
 }

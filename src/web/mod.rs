@@ -8,6 +8,7 @@ pub mod event_wakeups;
 pub mod health;
 pub mod metrics;
 pub mod pages;
+pub mod panics;
 pub mod redirect;
 pub mod state;
 
@@ -46,7 +47,7 @@ pub fn router(state: AppState) -> Router {
     let (api_routes, openapi) = api::router();
     let openapi_json = serde_json::to_string(&openapi).expect("the OpenAPI document serializes");
 
-    let routes =
+    let routes = panics::catch_panics(
         Router::new()
             .route("/healthz", get(health::healthz))
             .route("/readyz", get(health::readyz))
@@ -65,9 +66,11 @@ pub fn router(state: AppState) -> Router {
                 state.events().clone(),
                 event_wakeups::ring_after_writes,
             ))
-            .fallback(api_or_page_not_found)
-            .with_state(state)
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+            .fallback(api_or_page_not_found),
+        counted.clone(),
+    )
+    .with_state(state)
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     // Overload turns into quick 503s instead of an unbounded queue; a request that runs too
     // long is cut off. Wrapped around the whole router, not layered onto it: `Router::layer`
     // gives each route its own copy, and so its own limit.

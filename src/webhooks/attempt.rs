@@ -81,7 +81,7 @@ impl AttemptRecord {
             Ok(r) => (
                 Some(i32::from(r.status)),
                 Some(headers_json(&r.headers)),
-                Some(String::from_utf8_lossy(&r.body).into_owned()),
+                Some(body_text(&r.body)),
                 (!r.is_success()).then(|| format!("HTTP {}", r.status)),
             ),
             Err(failure) => (None, None, None, Some(failure.to_string())),
@@ -99,6 +99,21 @@ impl AttemptRecord {
             succeeded: exchange.is_success(),
         }
     }
+}
+
+/// A response body as the log keeps it: bytes that are not UTF-8 are replaced, and the text
+/// cut at the body cap again (a replacement character takes three bytes for one).
+fn body_text(body: &[u8]) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    let cap = crate::outbound::client::WEBHOOK.body_cap;
+    if text.len() > cap {
+        let mut at = cap;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+    }
+    text
 }
 
 /// Header pairs as JSON text: `[["name","value"],...]`.

@@ -176,4 +176,22 @@ mod tests {
         );
         assert_eq!(policy.after_failure_asked(3, secs(120)), Next::GiveUp);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn any_retry_after_is_a_wait_or_ignored(value in any::<String>(), status in 100u16..600) {
+                let headers = vec![("Retry-After".to_string(), value)];
+                let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+                let asked = asked_wait(status, &headers, now);
+                // Whatever was asked, the policy decides within its cap.
+                if let Next::RetryAfter(wait) = RetryPolicy::default().after_failure_asked(1, asked) {
+                    prop_assert!(wait <= DEFAULT_RETRY_AFTER_CAP.max(Duration::from_secs(20)));
+                }
+            }
+        }
+    }
 }

@@ -270,6 +270,16 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The error page with a status, heading and message of the caller's choosing.
+pub fn error_page(status: StatusCode, heading: &'static str, message: String) -> Response {
+    let page = ErrorPage {
+        status: status.as_u16(),
+        heading,
+        message,
+    };
+    (status, render(&page)).into_response()
+}
+
 /// Renders a template to an HTML response; a template error is an internal error.
 pub fn render(template: &impl Template) -> Response {
     match template.render() {
