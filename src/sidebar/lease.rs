@@ -75,7 +75,7 @@ pub async fn wait_for_other_instance(
                     .await
                     .ok()
                     .flatten();
-            return last.map(Err);
+            return last.map(|detail| Err(super::call::CallFailure::recorded(detail)));
         }
     }
     None

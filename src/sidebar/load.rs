@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::call::FetchOutcome;
+use super::call::{CallFailure, FetchOutcome};
 use super::sections::{self, Section};
 use super::{Sidebar, cache, call, failures, lease, refresh_limit};
 use crate::error::AppError;
@@ -181,8 +181,9 @@ impl Sidebar {
                 }
             }
         }
-        let failed = |error| SectionLoad {
-            error: Some(error),
+        // Agents see what kind of failure it was; the detail is for admins and the log.
+        let failed = |error: CallFailure| SectionLoad {
+            error: Some(error.for_agents().to_string()),
             ..SectionLoad::new(section, LoadStatus::Error)
         };
         match self.call_once(section, contact).await {
@@ -212,7 +213,7 @@ impl Sidebar {
                     _ => failed(error),
                 }
             }
-            None => failed("the call ended unexpectedly".into()),
+            None => failed(CallFailure::recorded("the call ended unexpectedly".into())),
         }
     }
 
@@ -277,7 +278,7 @@ impl Sidebar {
                     .app_url
                     .link(&format!("/settings/sidebar-sections/{}", section.id));
                 let disabled =
-                    failures::record_failure(pool, &section_page, section.id, error).await;
+                    failures::record_failure(pool, &section_page, section.id, &error.detail).await;
                 if matches!(disabled, Ok(true)) {
                     self.0.metrics.section_auto_disabled();
                 }

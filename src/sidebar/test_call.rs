@@ -140,7 +140,7 @@ impl Sidebar {
                     None,
                 )
             }
-            Err(error) => (None, Vec::new(), None, Some(error)),
+            Err(error) => (None, Vec::new(), None, Some(error.detail)),
         };
         TestReport {
             ok: error.is_none(),

@@ -275,7 +275,7 @@ async fn an_agent_refreshes_a_section_and_sees_stale_data_marked() {
     let banner = b.text(".custom-section .section-stale").await;
     assert_eq!(
         banner,
-        "Stale \u{2014} couldn\u{2019}t refresh: the endpoint answered HTTP 500. Data from 2 hours ago."
+        "Stale \u{2014} couldn\u{2019}t refresh: The endpoint answered with an error. Data from 2 hours ago."
     );
     assert!(
         b.text(".custom-section .section-items")

@@ -177,7 +177,7 @@ async fn failures_are_not_cached() {
     for _ in 0..3 {
         let load = s.sidebar(ticket).await.remove(0);
         assert_eq!(load["status"], "error");
-        assert_eq!(load["error"], "the endpoint answered HTTP 500");
+        assert_eq!(load["error"], "The endpoint answered with an error");
     }
     assert_eq!(endpoint.requests().len(), 3);
 }
@@ -269,7 +269,7 @@ async fn a_ten_second_endpoint_costs_the_sidebar_three_seconds_and_the_page_noth
         "the sidebar took {took:?}"
     );
     assert_eq!(loads[0]["status"], "error");
-    assert_eq!(loads[0]["error"], "timed out");
+    assert_eq!(loads[0]["error"], "The endpoint did not answer in time");
     assert_eq!(
         loads[1]["status"], "ok",
         "a slow section does not hold up the others"

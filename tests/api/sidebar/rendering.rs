@@ -82,12 +82,21 @@ async fn an_oversized_answer_is_a_failure() {
     let ticket = s.ticket("jane@example.com", Some(s.channel)).await;
     let load = s.sidebar(ticket).await.remove(0);
     assert_eq!(load["status"], "error");
+    assert_eq!(
+        load["error"],
+        "The endpoint\u{2019}s answer could not be read"
+    );
+    let section: serde_json::Value = s
+        .app
+        .api(&s.ws.admin)
+        .get_json(&format!("/api/sidebar-sections/{}", load["id"]))
+        .await;
     assert!(
-        load["error"]
+        section["last_error"]
             .as_str()
             .unwrap()
             .contains("larger than 256 KiB"),
-        "{load}"
+        "admins see the detail: {section}"
     );
 }
 
