@@ -48,6 +48,7 @@
 //!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section), `REPLAYS_PER_HOUR` (6
 //!   per destination), `INVITATIONS_PER_HOUR` (50 per workspace), `PASSWORD_RESETS_PER_HOUR`
 //!   (3 per email) and `PASSWORD_RESETS_PER_HOUR_PER_ADDRESS` (20 per client address).
+//! - `WEBHOOK_MAX_RESENDS` (25): resends by hand of one delivery; one more answers 409.
 //! - Links: `INVITATION_VALIDITY_HOURS` (168), `PASSWORD_RESET_VALIDITY_MINUTES` (60),
 //!   `SETUP_LINK_VALIDITY_HOURS` (24: the link `therethere workspace create` prints).
 //! - `ROLE` (`all`): what `serve` runs: `web` (pages and API), `worker` (webhook delivery, mail
@@ -467,6 +468,7 @@ fn limits(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Limits, Config
         section_tests_per_minute: vars
             .count("SECTION_TESTS_PER_MINUTE", d.section_tests_per_minute)?,
         replays_per_hour: vars.count("REPLAYS_PER_HOUR", d.replays_per_hour)?,
+        resends_per_delivery: vars.count("WEBHOOK_MAX_RESENDS", d.resends_per_delivery)?,
         invitations_per_hour: vars.count("INVITATIONS_PER_HOUR", d.invitations_per_hour)?,
         password_resets_per_hour: vars
             .count("PASSWORD_RESETS_PER_HOUR", d.password_resets_per_hour)?,

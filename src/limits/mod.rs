@@ -29,6 +29,8 @@ pub struct Limits {
     pub section_tests_per_minute: u32,
     /// `REPLAYS_PER_HOUR`: replays ("resend every failed delivery since ...") per destination.
     pub replays_per_hour: u32,
+    /// `WEBHOOK_MAX_RESENDS`: resends by hand of one delivery (each adds an attempt to it).
+    pub resends_per_delivery: u32,
     /// `INVITATIONS_PER_HOUR`: invitations sent or resent per workspace.
     pub invitations_per_hour: u32,
     /// `PASSWORD_RESETS_PER_HOUR`: "forgot password" requests per email address.
@@ -49,6 +51,7 @@ impl Default for Limits {
             resends_per_minute: 30,
             section_tests_per_minute: 10,
             replays_per_hour: 6,
+            resends_per_delivery: 25,
             invitations_per_hour: 50,
             password_resets_per_hour: 3,
             password_resets_per_hour_per_address: 20,

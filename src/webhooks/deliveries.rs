@@ -70,7 +70,10 @@ pub struct DeliveryDetail {
     pub summary: DeliverySummary,
     /// The exact body sent on every attempt.
     pub payload: String,
+    /// The newest attempts (at most `attempts_limit`, 30 by default), oldest first.
     pub attempts_detail: Vec<AttemptDetail>,
+    /// When older attempts exist: pass it as `attempts_before` to read them.
+    pub earlier_attempts_before: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -289,11 +292,34 @@ struct AttemptRow {
     attempt: AttemptSummary,
 }
 
-/// One delivery with its payload and every attempt's request and response.
+/// Which of a delivery's attempts to load in full: the newest `limit` before `before` (an
+/// attempt id), shown oldest first.
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptPage {
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+impl AttemptPage {
+    /// The most attempts one answer carries in full (each may hold 64 KiB of body).
+    pub const MAX: i64 = 50;
+}
+
+impl Default for AttemptPage {
+    fn default() -> Self {
+        AttemptPage {
+            before: None,
+            limit: 30,
+        }
+    }
+}
+
+/// One delivery with its payload and a page of its attempts' requests and responses.
 pub async fn get_delivery(
     pool: &PgPool,
     user: &CurrentUser,
     id: i64,
+    page: AttemptPage,
 ) -> Result<(Destination, DeliveryDetail), AppError> {
     let mut conn = pool.acquire().await?;
     let row: DeliveryRow = sqlx::query_as(
@@ -308,14 +334,22 @@ pub async fn get_delivery(
     .await?
     .ok_or(AppError::NotFound)?;
     let destination = get_destination(&mut conn, user, row.destination_id).await?;
-    let details: Vec<AttemptDetail> = sqlx::query_as(
+    let limit = page.limit.clamp(1, AttemptPage::MAX);
+    let mut details: Vec<AttemptDetail> = sqlx::query_as(
         "SELECT id, trigger, started_at, duration_ms, url, request_headers, response_status, response_headers,
                 response_body, error, succeeded
-         FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id",
+         FROM webhook_attempts WHERE delivery_id = $1 AND ($2::int8 IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3",
     )
     .bind(id)
+    .bind(page.before)
+    .bind(limit + 1)
     .fetch_all(&mut *conn)
     .await?;
+    let earlier = details.len() as i64 > limit;
+    details.truncate(limit as usize);
+    details.reverse();
+    let earlier_attempts_before = earlier.then(|| details[0].id);
     let summaries = details
         .iter()
         .map(|d| AttemptSummary {
@@ -335,6 +369,7 @@ pub async fn get_delivery(
             summary,
             payload,
             attempts_detail: details,
+            earlier_attempts_before,
         },
     ))
 }
@@ -349,7 +384,23 @@ pub async fn resend(
     user: &CurrentUser,
     id: i64,
 ) -> Result<DeliveryDetail, AppError> {
-    let (destination, detail) = get_delivery(pool, user, id).await?;
+    let (destination, detail) = get_delivery(pool, user, id, AttemptPage::default()).await?;
+    // Each resend adds an attempt row to the same delivery: bounded, so nobody can grow one
+    // delivery's log without end.
+    let resent: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM webhook_attempts WHERE delivery_id = $1 AND trigger = 'resend'",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    if resent >= i64::from(limits.resends_per_delivery) {
+        return Err(AppError::conflict(
+            "id",
+            format!(
+                "This delivery was resent {resent} times already, the most one delivery may be (WEBHOOK_MAX_RESENDS)."
+            ),
+        ));
+    }
     rate::hit(pool, limits, RatedAction::Resend, destination.id).await?;
     let claimed = ClaimedDelivery {
         id,
@@ -369,7 +420,9 @@ pub async fn resend(
     let exchange = attempt::attempt(client, &claimed, &url, payload).await;
     queue::record_resend(pool, &AttemptRecord::new(id, started_at, &exchange)).await?;
     metrics.webhook_resent();
-    Ok(get_delivery(pool, user, id).await?.1)
+    Ok(get_delivery(pool, user, id, AttemptPage::default())
+        .await?
+        .1)
 }
 
 /// Queues a `test` notification to the destination; it is delivered (and retried) like any other.
@@ -402,7 +455,10 @@ pub async fn send_test(
         &payload,
     )
     .await?;
-    Ok(get_delivery(pool, user, id).await?.1.summary)
+    Ok(get_delivery(pool, user, id, AttemptPage::default())
+        .await?
+        .1
+        .summary)
 }
 
 /// Deliveries deleted per statement when pruning.

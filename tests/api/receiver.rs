@@ -28,6 +28,8 @@ pub enum Behaviour {
     FailThenHang(usize),
     /// Answers the first request 429 with this `Retry-After`, every later one 200.
     Throttle(String),
+    /// 200 with ~360 KB of headers and 100 KB of bytes that are not UTF-8.
+    Hostile,
     /// (Resolved per request) 429 with this `Retry-After`.
     TooManyRequests(String),
 }
@@ -141,6 +143,15 @@ async fn respond(behaviour: Behaviour) -> Response {
                 (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
             );
             Response::new(Body::from_stream(stream))
+        }
+        Behaviour::Hostile => {
+            let mut response = Response::builder().status(StatusCode::OK);
+            for i in 0..40 {
+                response = response.header(format!("x-hostile-{i}"), "é".repeat(4_500));
+            }
+            response
+                .body(Body::from(vec![0xFF_u8; 100 * 1024]))
+                .unwrap()
         }
         Behaviour::TooManyRequests(wait) => Response::builder()
             .status(StatusCode::TOO_MANY_REQUESTS)

@@ -279,16 +279,39 @@ pub async fn list_deliveries(
     ))
 }
 
-/// One delivery: its exact payload and every attempt's request and response.
-#[utoipa::path(get, path = "/api/webhook-deliveries/{id}", tag = "webhooks", params(("id" = i64, Path)),
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AttemptsQuery {
+    /// Attempts older than this id (`earlier_attempts_before` of the previous answer).
+    pub attempts_before: Option<i64>,
+    /// How many attempts to carry in full, 1 to 50 (default 30), the newest first chosen.
+    #[param(minimum = 1, maximum = 50)]
+    pub attempts_limit: Option<i64>,
+}
+
+/// One delivery: its exact payload and its newest attempts' requests and responses (older
+/// ones a page at a time through `attempts_before`).
+#[utoipa::path(get, path = "/api/webhook-deliveries/{id}", tag = "webhooks", params(("id" = i64, Path), AttemptsQuery),
     responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_delivery(
     State(state): State<AppState>,
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
+    AppQuery(query): AppQuery<AttemptsQuery>,
 ) -> Result<AppJson<DeliveryDetail>, AppError> {
+    let mut page = deliveries::AttemptPage::default();
+    if let Some(limit) = query.attempts_limit {
+        if !(1..=deliveries::AttemptPage::MAX).contains(&limit) {
+            return Err(AppError::validation(
+                "attempts_limit",
+                "The number of attempts is 1 to 50.",
+            ));
+        }
+        page.limit = limit;
+    }
+    page.before = query.attempts_before;
     Ok(AppJson(
-        deliveries::get_delivery(state.pool(), &current, id)
+        deliveries::get_delivery(state.pool(), &current, id, page)
             .await?
             .1,
     ))
@@ -297,6 +320,7 @@ pub async fn get_delivery(
 /// Delivers the same payload again now (same body and ulid, current secret) and logs it.
 #[utoipa::path(post, path = "/api/webhook-deliveries/{id}/resend", tag = "webhooks", params(("id" = i64, Path)),
     responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody),
+        (status = 409, description = "Resent `WEBHOOK_MAX_RESENDS` times already", body = ErrorBody),
         (status = 429, description = "Past `RESENDS_PER_MINUTE`; see `Retry-After`", body = ErrorBody)))]
 pub async fn resend_delivery(
     State(state): State<AppState>,

@@ -697,7 +697,8 @@ pub async fn delivery(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
-    let (destination, delivery) = deliveries::get_delivery(state.pool(), &user, id).await?;
+    let (destination, delivery) =
+        deliveries::get_delivery(state.pool(), &user, id, Default::default()).await?;
     let nav = if destination.scope == Scope::Personal {
         "notifications"
     } else {

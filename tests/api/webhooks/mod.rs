@@ -2,6 +2,7 @@
 //! spec fixes (`payloads`), durable delivery, retries and the log (`delivery`), and who may
 //! keep which destination (`destinations`).
 
+mod bounds;
 mod catalog;
 mod delivery;
 mod destinations;
