@@ -15,12 +15,16 @@
 //! the assignee wrote it, and nobody is "mentioned" by themselves. Workspace destinations
 //! belong to no one. Linear in the number of destinations.
 
+use chrono::{DateTime, Utc};
+
 use super::event_types::EventType;
 
 /// What the rules need to know of a domain event.
 #[derive(Debug, Clone, Default)]
 pub struct EventFacts {
     pub kind: String,
+    /// When the event was recorded (committed with its change).
+    pub recorded_at: DateTime<Utc>,
     /// The user who acted; None for the contact or the system.
     pub actor_id: Option<i64>,
     /// The ticket's assignee when the event happened (replies and notes).
@@ -36,6 +40,8 @@ pub struct Subscriber {
     /// None for a workspace destination.
     pub owner_user_id: Option<i64>,
     pub events: Vec<EventType>,
+    /// Made, or enabled again, at this moment: it hears only of events recorded since.
+    pub listening_since: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +55,8 @@ pub struct Notification {
 pub fn audience(event: &EventFacts, subscribers: &[Subscriber]) -> Vec<Notification> {
     let mut out: Vec<Notification> = Vec::new();
     let mut offer = |sub: &Subscriber, event_type: EventType, about: Option<i64>| {
-        if sub.events.contains(&event_type) {
+        // Nothing from before the destination listened, however late fan-out runs.
+        if sub.events.contains(&event_type) && event.recorded_at >= sub.listening_since {
             out.push(Notification {
                 destination_id: sub.destination_id,
                 event_type,
@@ -119,6 +126,7 @@ mod tests {
             destination_id: id,
             owner_user_id: Some(owner),
             events: events.to_vec(),
+            listening_since: DateTime::<Utc>::default(),
         }
     }
 
@@ -127,6 +135,7 @@ mod tests {
             destination_id: id,
             owner_user_id: None,
             events: events.to_vec(),
+            listening_since: DateTime::<Utc>::default(),
         }
     }
 
@@ -317,5 +326,24 @@ mod tests {
                 "{kind}"
             );
         }
+    }
+
+    #[test]
+    fn a_destination_hears_nothing_recorded_before_it_listened() {
+        let at = |secs| DateTime::<Utc>::from_timestamp(secs, 0).unwrap();
+        let event = EventFacts {
+            recorded_at: at(100),
+            ..facts("ticket_opened")
+        };
+        let since = |secs| Subscriber {
+            listening_since: at(secs),
+            ..workspace(10, &[TicketOpened])
+        };
+        assert_eq!(
+            audience(&event, &[since(100)]).len(),
+            1,
+            "the same moment counts"
+        );
+        assert!(audience(&event, &[since(101)]).is_empty());
     }
 }

@@ -27,6 +27,7 @@ struct EventRow {
     kind: String,
     actor_id: Option<i64>,
     data: Value,
+    created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl EventRow {
@@ -34,6 +35,7 @@ impl EventRow {
         let id = |key: &str| self.data.get(key).and_then(Value::as_i64);
         EventFacts {
             kind: self.kind.clone(),
+            recorded_at: self.created_at,
             actor_id: self.actor_id,
             assignee_id: id("assignee_id").filter(|_| self.kind != "ticket_assigned"),
             new_assignee_id: id("assignee_id").filter(|_| self.kind == "ticket_assigned"),
@@ -74,7 +76,7 @@ pub async fn fan_out_pending(
                  SELECT id, workspace_id FROM events e
                  WHERE NOT e.webhooks_fanned_out AND e.workspace_id = p.workspace_id
                  ORDER BY id LIMIT $1) e)
-         SELECT id, workspace_id, ticket_id, kind, actor_id, data FROM events
+         SELECT id, workspace_id, ticket_id, kind, actor_id, data, created_at FROM events
          WHERE id = ANY(ARRAY(SELECT id FROM turns ORDER BY turn, id LIMIT $1))
            AND NOT webhooks_fanned_out
          ORDER BY id FOR UPDATE SKIP LOCKED",
@@ -94,7 +96,7 @@ pub async fn fan_out_events(
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let events: Vec<EventRow> = sqlx::query_as(
-        "SELECT id, workspace_id, ticket_id, kind, actor_id, data FROM events
+        "SELECT id, workspace_id, ticket_id, kind, actor_id, data, created_at FROM events
          WHERE id = ANY($1) AND NOT webhooks_fanned_out
          ORDER BY id FOR UPDATE SKIP LOCKED",
     )
@@ -212,9 +214,17 @@ async fn load_subscribers(
     let mut workspaces: Vec<i64> = events.iter().map(|e| e.workspace_id).collect();
     workspaces.sort_unstable();
     workspaces.dedup();
-    let rows: Vec<(i64, i64, Option<i64>, Vec<String>)> = sqlx::query_as(
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        i64,
+        i64,
+        Option<i64>,
+        Vec<String>,
+        chrono::DateTime<chrono::Utc>,
+    )> = sqlx::query_as(
         // A deactivated person's personal destinations hear nothing until they are back.
-        "SELECT d.workspace_id, d.id, d.owner_user_id, d.events FROM webhook_destinations d
+        "SELECT d.workspace_id, d.id, d.owner_user_id, d.events, d.listening_since
+         FROM webhook_destinations d
          WHERE d.workspace_id = ANY($1) AND d.enabled
            AND NOT EXISTS (SELECT 1 FROM users u
                            WHERE u.id = d.owner_user_id AND u.deactivated_at IS NOT NULL)
@@ -224,7 +234,7 @@ async fn load_subscribers(
     .fetch_all(conn)
     .await?;
     let mut subscribers: HashMap<i64, Vec<Subscriber>> = HashMap::new();
-    for (workspace_id, id, owner, events) in rows {
+    for (workspace_id, id, owner, events, listening_since) in rows {
         subscribers
             .entry(workspace_id)
             .or_default()
@@ -232,6 +242,7 @@ async fn load_subscribers(
                 destination_id: id,
                 owner_user_id: owner,
                 events: events.iter().filter_map(|e| EventType::parse(e)).collect(),
+                listening_since,
             });
     }
     Ok(subscribers)

@@ -6,6 +6,7 @@ mod bounds;
 mod catalog;
 mod delivery;
 mod destinations;
+mod listening;
 mod payloads;
 mod replay;
 
