@@ -28,6 +28,8 @@ pub mod metrics;
 /// All outbound HTTP: URL rules, the SSRF-safe resolver and client, request signing.
 pub mod outbound;
 /// Building the HTTP application and running it until shutdown.
+/// Signing secrets sealed at rest under the operator's key, and its rotation.
+pub mod secrets;
 pub mod server;
 /// Custom sidebar sections: configuration, fetching with cache and auto-disable, rendering.
 pub mod sidebar;

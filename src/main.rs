@@ -50,6 +50,10 @@ enum Command {
         #[arg(long, default_value = "-")]
         body: String,
     },
+    /// Re-seal every stored signing secret under SECRETS_KEY (after a rotation: start every
+    /// instance with the new key and the old one as SECRETS_KEY_PREVIOUS first). In batches,
+    /// safe while instances run, and idempotent.
+    RotateSecretsKey,
     /// Print the event catalog: every webhook payload type with its JSON Schema (2020-12) and
     /// an example, as `GET /api/webhook-event-types` serves it and `docs/` keeps it.
     WebhookEventTypes,
@@ -230,6 +234,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 created.owner.email,
                 created.link,
                 config.app_url.link("/login"),
+            );
+            Ok(())
+        }
+        Command::RotateSecretsKey => {
+            let keyring = config.secrets.load()?;
+            let database = Database::open(&config).await?;
+            let outcome = async {
+                use therethere::secrets::rotation::{self, Reseal};
+                rotation::check_key(&database.pool, &keyring).await?;
+                let resealed =
+                    rotation::reseal(&database.pool, &keyring, Reseal::NotCurrent).await?;
+                let erased = rotation::erase_retired_secrets(&database.pool).await?;
+                anyhow::Ok((resealed, erased))
+            }
+            .await;
+            database.close().await;
+            let (resealed, erased) = outcome?;
+            println!(
+                "Re-sealed {resealed} signing secret{} under key {}; erased {erased} replaced secret{} past its grace period. \
+                 Every stored secret now opens with SECRETS_KEY alone: SECRETS_KEY_PREVIOUS can be dropped.",
+                if resealed == 1 { "" } else { "s" },
+                keyring.current.id(),
+                if erased == 1 { "" } else { "s" },
             );
             Ok(())
         }

@@ -78,7 +78,9 @@ impl Database {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
     warn_about_development_switches(&config);
+    let keyring = config.secrets.load()?;
     let database = Database::open(&config).await?;
+    open_secrets(&database.pool, keyring).await?;
     // Only ever into an empty database: demo data never mixes with a real workspace.
     if config.demo_data && count_workspaces(&mut *database.pool.acquire().await?).await? == 0 {
         let demo = demo::seed(&database.pool).await?;
@@ -165,6 +167,24 @@ fn warn_about_development_switches(config: &Config) {
     if config.outbound_allow_http {
         tracing::warn!("OUTBOUND_ALLOW_HTTP is set: outbound calls may use plain http://");
     }
+}
+
+/// Checks the key against what is stored (a wrong or missing key stops start-up, naming the
+/// key the secrets need, and writes nothing), seals any plaintext secret from before
+/// sealing, and makes the key ring the process's.
+pub async fn open_secrets(pool: &PgPool, keyring: crate::secrets::Keyring) -> anyhow::Result<()> {
+    use crate::secrets::rotation::{self, Reseal};
+    rotation::check_key(pool, &keyring).await?;
+    let sealed = rotation::reseal(pool, &keyring, Reseal::Plaintext).await?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed signing secrets stored in plaintext");
+    }
+    tracing::info!(
+        key = keyring.current.id(),
+        "signing secrets are sealed under this key"
+    );
+    crate::secrets::install(keyring);
+    Ok(())
 }
 
 /// On a database that is not the embedded one, the demo's published passwords are an open

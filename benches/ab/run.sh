@@ -23,7 +23,8 @@ PORT=18080; HOOKS=18090
 DB=ab_$(date +%s%N)
 psql -h "$SOCK" -U postgres -d postgres -qc "CREATE DATABASE $DB"
 export DATABASE_URL="postgres://postgres@localhost/$DB?host=$SOCK" OUTBOUND_ALLOW_PRIVATE=true \
-  OUTBOUND_ALLOW_HTTP=true RUST_LOG=error METRICS_ADDR=off DEMO_DATA=false
+  OUTBOUND_ALLOW_HTTP=true RUST_LOG=error METRICS_ADDR=off DEMO_DATA=false \
+  SECRETS_KEY=${SECRETS_KEY:-$(openssl rand -base64 32)}
 "$BIN" migrate >/dev/null 2>&1
 "$BIN" demo --json > "$WORK/demo.json"
 field() { python3 -c "import json,sys;d=json.load(open('$WORK/demo.json'));print($1)"; }

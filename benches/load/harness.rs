@@ -83,6 +83,9 @@ pub struct Service {
     pub base: String,
 }
 
+/// The key the service under test seals secrets with (a bench's, never a real one).
+const BENCH_SECRETS_KEY: &str = "YmVuY2gta2V5LXRoYXQtaXMtMzItYnl0ZXMtbG9uZyE=";
+
 impl Service {
     pub async fn start(binary: &Path, database_url: &str, extra: &[(&str, &str)]) -> Service {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -97,6 +100,7 @@ impl Service {
             .env("METRICS_ADDR", "off")
             .env("METRICS_TOKEN", METRICS_TOKEN)
             .env("DEMO_DATA", "false")
+            .env("SECRETS_KEY", BENCH_SECRETS_KEY)
             .env("OUTBOUND_ALLOW_PRIVATE", "true")
             .env("OUTBOUND_ALLOW_HTTP", "true")
             .env("RUST_LOG", "warn")

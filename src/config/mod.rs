@@ -58,6 +58,9 @@
 //! - `METRICS_ADDR` (`127.0.0.1:9464`, or `off`): where `/metrics` is served for Prometheus;
 //!   `METRICS_TOKEN`: also serve it on `BIND_ADDR`, to `Authorization: Bearer <token>` only.
 //! - `LOG_FORMAT` (`text`): `json` for one JSON object per line.
+//! - `SECRETS_KEY` (base64 of 32 bytes) or `SECRETS_KEY_FILE`: the key that seals signing
+//!   secrets at rest (required with `DATABASE_URL`; the embedded default generates
+//!   `.therethere/secrets.key`); `SECRETS_KEY_PREVIOUS`: the key before, while rotating.
 //! - `DEMO_DATA`: seed the demo workspace into an empty database on `serve`
 //!   (default: true with the embedded database, false with `DATABASE_URL`).
 
@@ -78,6 +81,7 @@ use crate::auth::login_throttle::ThrottlePolicy;
 use crate::auth::sessions::SessionSettings;
 use crate::limits::Limits;
 use crate::mail::MailSettings;
+use crate::secrets::keys::{KeySettings, parse_key};
 use crate::sidebar::SidebarSettings;
 use crate::webhooks::{RetryPolicy, WebhookSettings};
 use vars::Vars;
@@ -172,6 +176,8 @@ pub struct Config {
     pub sessions: SessionSettings,
     pub limits: Limits,
     pub accounts: AccountSettings,
+    /// Where the key that seals signing secrets comes from (`crate::secrets::keys`).
+    pub secrets: KeySettings,
     pub role: Role,
     pub database_max_connections: u32,
     pub worker_database_connections: u32,
@@ -258,6 +264,7 @@ impl Config {
             sessions: session_settings(&vars)?,
             limits: limits(&vars)?,
             accounts: account_settings(&vars)?,
+            secrets: key_settings(&vars, &database)?,
             role: vars.parsed("ROLE", || Role::All, Role::parse)?,
             database_max_connections: vars.count("DATABASE_MAX_CONNECTIONS", 20)?,
             worker_database_connections: vars.count("WORKER_DATABASE_CONNECTIONS", 6)?,
@@ -424,6 +431,31 @@ fn session_settings(
     Ok(SessionSettings {
         lifetime: vars.seconds("SESSION_LIFETIME_SECONDS", d.lifetime, 1.0)?,
         idle_timeout: vars.seconds("SESSION_IDLE_TIMEOUT_SECONDS", d.idle_timeout, 1.0)?,
+    })
+}
+
+fn key_settings(
+    vars: &Vars<impl Fn(&str) -> Option<String>>,
+    database: &DatabaseSource,
+) -> Result<KeySettings, ConfigError> {
+    let key = |name: &'static str| {
+        vars.optional(name, |raw| {
+            parse_key(raw)?;
+            Ok(SecretString::from(raw))
+        })
+    };
+    Ok(KeySettings {
+        key: key("SECRETS_KEY")?,
+        key_file: vars.text("SECRETS_KEY_FILE").map(PathBuf::from),
+        previous: key("SECRETS_KEY_PREVIOUS")?,
+        generated_file: match database {
+            DatabaseSource::Embedded { dir } => Some(
+                dir.parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("secrets.key"),
+            ),
+            DatabaseSource::Url(_) => None,
+        },
     })
 }
 

@@ -1,6 +1,7 @@
 //! Changing sections: create, update, delete, enable or disable, and reorder, each in one
 //! transaction under the section's row lock, each for owners and admins only.
 
+use crate::secrets::Opened;
 use sqlx::{PgConnection, PgPool};
 
 use super::section_input::{
@@ -55,7 +56,7 @@ pub async fn create_section(
     .bind(workspace_id)
     .bind(&title)
     .bind(&endpoint)
-    .bind(&secret)
+    .bind(crate::secrets::seal(&secret))
     .bind(input.enabled.unwrap_or(true))
     .bind(input.load_on_arrival.unwrap_or(false))
     .fetch_one(&mut *tx)
@@ -101,7 +102,7 @@ pub async fn update_section(
     let changes_calls = endpoint.as_ref().is_some_and(|e| e != current.endpoint())
         || secret
             .as_ref()
-            .is_some_and(|s| Some(s) != current.secret.as_ref())
+            .is_some_and(|s| Some(s.as_str()) != current.secret.as_ref().map(Opened::as_str))
         || channels.as_ref().is_some_and(|c| *c != current.channel_ids);
     sqlx::query(
         "UPDATE sidebar_sections SET title = COALESCE($3, title), endpoint_url = COALESCE($4, endpoint_url),
@@ -113,7 +114,7 @@ pub async fn update_section(
     .bind(workspace_id)
     .bind(title)
     .bind(endpoint)
-    .bind(secret)
+    .bind(secret.as_deref().map(crate::secrets::seal))
     .bind(i32::from(changes_calls))
     .bind(input.load_on_arrival)
     .execute(&mut *tx)

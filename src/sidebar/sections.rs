@@ -2,6 +2,7 @@
 //! enabled), who may configure them, and reading them. Changes are in [`super::configure`],
 //! the checks of what is typed in [`super::section_input`].
 
+use crate::secrets::Opened;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -22,9 +23,10 @@ pub struct Section {
     /// Only owners and admins see it (a URL may carry credentials in its query).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
-    /// Only owners and admins ever see it.
+    /// Only owners and admins ever see it (stored sealed: opened as it is read).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Opened>,
     pub channel_ids: Vec<i64>,
     pub position: i32,
     pub enabled: bool,
@@ -66,7 +68,7 @@ impl Section {
     }
 
     pub fn secret_bytes(&self) -> &[u8] {
-        self.secret.as_deref().unwrap_or_default().as_bytes()
+        self.secret.as_ref().map_or(&[], |s| s.as_str().as_bytes())
     }
 
     /// Past half the failure limit the settings page warns before the section disables.

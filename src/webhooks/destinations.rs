@@ -13,6 +13,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::limits::{Limits, Quota, quota};
 use crate::outbound::Outbound;
+use crate::secrets;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -73,9 +74,12 @@ struct DestinationRow {
     updated_at: DateTime<Utc>,
 }
 
-impl From<DestinationRow> for Destination {
-    fn from(r: DestinationRow) -> Self {
-        Destination {
+impl TryFrom<DestinationRow> for Destination {
+    type Error = AppError;
+
+    /// Opens the sealed secrets (`crate::secrets`): the row holds them only sealed.
+    fn try_from(r: DestinationRow) -> Result<Self, AppError> {
+        Ok(Destination {
             id: r.id,
             scope: if r.owner_user_id.is_some() {
                 Scope::Personal
@@ -94,13 +98,17 @@ impl From<DestinationRow> for Destination {
             disabled_at: r.disabled_at,
             disabled_reason: r.disabled_reason,
             failed_deliveries: r.failed_deliveries,
-            secret: r.secret,
+            secret: secrets::open(&r.secret)?,
             previous_secret_until: r.previous_secret_until,
-            previous_secret: r.previous_secret,
+            previous_secret: r
+                .previous_secret
+                .as_deref()
+                .map(secrets::open)
+                .transpose()?,
             replay_offer: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
-        }
+        })
     }
 }
 
@@ -139,7 +147,7 @@ pub async fn list_destinations(
     conn: &mut PgConnection,
     user: &CurrentUser,
     scope: Option<Scope>,
-) -> Result<Vec<Destination>, sqlx::Error> {
+) -> Result<Vec<Destination>, AppError> {
     let rows: Vec<DestinationRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM webhook_destinations
          WHERE workspace_id = $1 AND (owner_user_id = $2 OR (owner_user_id IS NULL AND $3))
@@ -158,7 +166,7 @@ pub async fn list_destinations(
     }))
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(Destination::from).collect())
+    rows.into_iter().map(Destination::try_from).collect()
 }
 
 /// A destination `user` may manage, or NotFound.
@@ -174,7 +182,7 @@ pub async fn get_destination(
     .bind(user.user.workspace_id)
     .fetch_optional(conn)
     .await?;
-    let destination = row.map(Destination::from).ok_or(AppError::NotFound)?;
+    let destination = row.map(Destination::try_from).ok_or(AppError::NotFound)??;
     if may_manage(user, &destination) {
         Ok(destination)
     } else {
@@ -289,11 +297,11 @@ pub async fn create_destination(
     .bind(url)
     .bind(events)
     .bind(input.enabled.unwrap_or(true))
-    .bind(generate_secret())
+    .bind(secrets::seal(&generate_secret()))
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(row.into())
+    row.try_into()
 }
 
 pub async fn update_destination(
@@ -349,7 +357,7 @@ pub async fn update_destination(
     .await?;
     Ok(Destination {
         replay_offer: offer,
-        ..row.into()
+        ..row.try_into()?
     })
 }
 
@@ -397,11 +405,11 @@ pub async fn regenerate_secret(
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
-    .bind(generate_secret())
+    .bind(secrets::seal(&generate_secret()))
     .bind(grace_hours as i32)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(row.into())
+    row.try_into()
 }
 
 /// Ends a grace period now: only the current secret signs from the next attempt on.
@@ -419,5 +427,5 @@ pub async fn retire_previous_secret(
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(row.into())
+    row.try_into()
 }

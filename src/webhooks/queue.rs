@@ -221,7 +221,22 @@ pub async fn claim_due(
         workspaces.each,
     )
     .fetch_all(pool)
-    .await
+    .await?
+    .into_iter()
+    .map(open_secrets)
+    .collect()
+}
+
+/// The claimed delivery with its destination's secrets opened (they are stored sealed).
+fn open_secrets(mut claimed: ClaimedDelivery) -> Result<ClaimedDelivery, sqlx::Error> {
+    let open = |stored: &str| {
+        crate::secrets::keyring()
+            .open(stored)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    };
+    claimed.secret = open(&claimed.secret)?;
+    claimed.previous_secret = claimed.previous_secret.as_deref().map(open).transpose()?;
+    Ok(claimed)
 }
 
 /// Gives claimed deliveries back unattempted (their leases end now): another claim, this

@@ -314,6 +314,11 @@ async fn prune(pool: &PgPool, retention: Duration) {
     if let Err(err) = crate::sidebar::failures::prune_stats(pool).await {
         tracing::warn!(error = %err, "pruning sidebar call stats failed");
     }
+    match crate::secrets::rotation::erase_retired_secrets(pool).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(erased = n, "erased secrets past their grace period"),
+        Err(err) => tracing::warn!(error = %err, "erasing replaced secrets failed"),
+    }
 }
 
 /// Writes finished attempts in batches, two at a time: each batch is whatever arrived while

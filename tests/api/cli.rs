@@ -19,7 +19,8 @@ fn therethere() -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("RUST_LOG", "warn");
+    cmd.env("RUST_LOG", "warn")
+        .env("SECRETS_KEY", crate::helpers::TEST_SECRETS_KEY);
     cmd
 }
 

@@ -21,6 +21,7 @@ mod payload_schemas;
 mod receiver;
 mod receiving;
 mod roles;
+mod secrets_at_rest;
 mod service_roles;
 mod sidebar;
 mod smtp;

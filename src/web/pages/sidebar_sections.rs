@@ -163,6 +163,7 @@ async fn form_page(
         secret: section
             .as_ref()
             .and_then(|s| s.secret.clone())
+            .map(|s| s.0)
             .unwrap_or_default(),
         channel_ids: section
             .as_ref()

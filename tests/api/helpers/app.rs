@@ -67,13 +67,21 @@ fn test_config(env: &[(&str, &str)], app_url: Option<&str>) -> Config {
     if let Some(url) = app_url {
         vars.entry("APP_URL".into()).or_insert_with(|| url.into());
     }
+    vars.entry("SECRETS_KEY".into())
+        .or_insert_with(|| TEST_SECRETS_KEY.into());
     vars.entry("LOGIN_REFUSAL_PAUSE_SECONDS".into())
         .or_insert_with(|| "0".into());
     // Many apps run in one test process: none binds the default metrics port unless asked.
     vars.entry("METRICS_ADDR".into())
         .or_insert_with(|| "off".into());
-    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+    // The process's key ring: every app of the test process shares the test key.
+    therethere::secrets::install(config.secrets.load().expect("the test key loads"));
+    config
 }
+
+/// The key the apps under test (and the binaries they start) seal signing secrets with.
+pub const TEST_SECRETS_KEY: &str = "dGhlcmV0aGVyZS10ZXN0LWtleS0zMi1ieXRlcy1vayE=";
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await

@@ -35,6 +35,7 @@ impl Binary {
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
             .env("METRICS_ADDR", "off")
             .env("DEMO_DATA", "false")
+            .env("SECRETS_KEY", super::app::TEST_SECRETS_KEY)
             .env("OUTBOUND_ALLOW_PRIVATE", "true")
             .env("OUTBOUND_ALLOW_HTTP", "true")
             .env("RUST_LOG", "warn")

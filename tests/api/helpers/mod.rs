@@ -11,7 +11,9 @@ mod database;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-pub use app::{TestApp, TestUser, TestWorkspace, spawn_app, spawn_app_with, spawn_database};
+pub use app::{
+    TEST_SECRETS_KEY, TestApp, TestUser, TestWorkspace, spawn_app, spawn_app_with, spawn_database,
+};
 pub use binary::{Binary, leased_now, owner_with_token, unique_ulids, until_all_succeeded};
 pub use builders::{ALL_EVENT_TYPES, ticket_body};
 pub use clients::{Api, Browser, error_of};
