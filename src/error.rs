@@ -32,6 +32,9 @@ pub enum AppError {
     /// with `Retry-After`).
     #[error("{message}")]
     Overloaded { retry_after: u64, message: String },
+    /// The database cannot be reached: 503 with `Retry-After` (`db::outage`).
+    #[error("The service cannot reach its database right now. Try again in a few seconds.")]
+    Unavailable { retry_after: u64 },
     /// Creating one more would pass a quota; `setting` names the setting that holds it.
     #[error("{message}")]
     QuotaExceeded {
@@ -74,7 +77,8 @@ impl AppError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             AppError::RateLimited { retry_after, .. }
-            | AppError::Overloaded { retry_after, .. } => Some(*retry_after),
+            | AppError::Overloaded { retry_after, .. }
+            | AppError::Unavailable { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -87,7 +91,9 @@ impl AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Overloaded { .. } | AppError::Unavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Conflict { .. } | AppError::QuotaExceeded { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,6 +110,7 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Overloaded { .. } => "overloaded",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::Conflict { .. } => "conflict",
             AppError::QuotaExceeded { .. } => "quota_exceeded",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
@@ -157,6 +164,10 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::RowNotFound => AppError::NotFound,
             sqlx::Error::Database(db) if db.code().as_deref() == Some(NUL_IN_TEXT) => {
                 AppError::BadRequest("text can't contain a NUL character".into())
+            }
+            err if crate::db::outage::is_unreachable(&err) => {
+                crate::db::outage::noticed(&err);
+                AppError::Unavailable { retry_after: 5 }
             }
             other => AppError::Internal(other.into()),
         }

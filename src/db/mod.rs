@@ -3,6 +3,7 @@
 pub mod doorbell;
 pub mod embedded;
 pub mod notifications;
+pub mod outage;
 
 use std::time::Duration;
 

@@ -58,6 +58,8 @@ impl Notifications {
                         self.listener = Some(listener);
                         self.retry_at = None;
                         self.backoff = FIRST_BACKOFF;
+                        // Listening again is the first sign an outage has ended.
+                        super::outage::recovered();
                         return Signal::Listening;
                     }
                     Err(err) => {

@@ -19,7 +19,11 @@ pub async fn healthz() -> Json<Value> {
 const WORKER_STALLED_AFTER: Duration = Duration::from_secs(30);
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match db::migrations_applied(state.pool()).await {
+    let applied = db::migrations_applied(state.pool()).await;
+    if applied.is_ok() {
+        db::outage::recovered();
+    }
+    match applied {
         Ok(true) if state.config().role.runs_workers() => worker_readiness(&state),
         Ok(true) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Ok(false) => (
@@ -27,10 +31,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             Json(json!({ "status": "migrations pending" })),
         ),
         Err(err) => {
-            tracing::warn!(error = %err, "readiness check: database unreachable");
+            if db::outage::is_unreachable(&err) {
+                db::outage::noticed(&err);
+            } else {
+                tracing::warn!(error = %err, "readiness check failed");
+            }
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "database unreachable" })),
+                Json(json!({ "status": "database unreachable", "database": "down" })),
             )
         }
     }

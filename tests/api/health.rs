@@ -87,3 +87,73 @@ async fn the_service_s_connections_never_jit_compile_their_queries() {
             .unwrap();
     assert_eq!((jit.as_str(), plans.as_str()), ("off", "force_custom_plan"));
 }
+
+/// While PostgreSQL cannot be reached, requests answer 503 with `Retry-After` (JSON on the API,
+/// the error page for browsers), never 500, and `/readyz` says the database is down.
+#[tokio::test]
+async fn an_unreachable_database_answers_503_with_retry_after() {
+    use std::time::Duration;
+    // A database that is not there: a port nothing listens on.
+    let port = crate::helpers::free_port();
+    let options: sqlx::postgres::PgConnectOptions =
+        format!("postgres://postgres@127.0.0.1:{port}/nothing")
+            .parse()
+            .unwrap();
+    let pool = therethere::db::pool_options(2)
+        .acquire_timeout(Duration::from_millis(300))
+        .connect_lazy_with(options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let vars = [
+        ("APP_URL", base.as_str()),
+        ("METRICS_ADDR", "off"),
+        ("SECRETS_KEY", crate::helpers::TEST_SECRETS_KEY),
+        ("ROLE", "web"),
+    ];
+    let config = therethere::config::Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let state = therethere::web::state::AppState::new(pool, config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(therethere::server::serve(listener, state, async {
+        stopped.await.ok();
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let api = client
+        .get(format!("{base}/api/me"))
+        .bearer_auth("tt_0000000000000000000000000000000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 503);
+    assert_eq!(api.headers()["retry-after"], "5");
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    let page = client
+        .post(format!("{base}/login"))
+        .form(&[("email", "someone@example.com"), ("password", "whatever")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(page.headers().contains_key("retry-after"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("cannot reach its database")
+    );
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["database"],
+        "down"
+    );
+    stop.send(()).ok();
+}
