@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use utoipa::ToSchema;
 
 use super::events::{EventKind, record_event};
+use super::thread::ThreadPage;
 use super::ticket_lock::{TicketStatus, change_status, lock_ticket, touch_ticket};
 use super::users::{User, UserSummary};
 use super::{fields, new_ulid};
@@ -74,17 +75,46 @@ const MESSAGE_SELECT: &str = "
            u.deactivated_at IS NOT NULL AS author_deactivated, m.body, m.created_at
     FROM messages m LEFT JOIN users u ON u.id = m.author_user_id";
 
+/// A ticket holds at most this many messages; one more is refused (409).
+pub const MAX_PER_TICKET: i64 = 5_000;
+
+/// The newest `page.limit` messages before `page.before`, oldest first, and whether earlier
+/// ones exist.
 pub async fn list_messages(
     conn: &mut PgConnection,
     ticket_id: i64,
-) -> Result<Vec<Message>, sqlx::Error> {
-    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "{MESSAGE_SELECT} WHERE m.ticket_id = $1 ORDER BY m.id"
+    page: ThreadPage,
+) -> Result<(Vec<Message>, bool), sqlx::Error> {
+    let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        "{MESSAGE_SELECT} WHERE m.ticket_id = $1 AND ($2::int8 IS NULL OR m.id < $2)
+         ORDER BY m.id DESC LIMIT $3"
     ))
     .bind(ticket_id)
+    .bind(page.before)
+    .bind(page.limit + 1)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(Message::from).collect())
+    let earlier = rows.len() as i64 > page.limit;
+    rows.truncate(page.limit as usize);
+    rows.reverse();
+    Ok((rows.into_iter().map(Message::from).collect(), earlier))
+}
+
+/// Refuses one more message on a ticket that holds the most it may (under its lock).
+async fn ensure_room(conn: &mut PgConnection, ticket_id: i64) -> Result<(), AppError> {
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE ticket_id = $1")
+        .bind(ticket_id)
+        .fetch_one(conn)
+        .await?;
+    if count >= MAX_PER_TICKET {
+        return Err(AppError::conflict(
+            "body",
+            format!(
+                "This ticket holds {MAX_PER_TICKET} messages, the most one ticket may: open a new ticket."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Inserts a message; `agent` is `None` for the contact's own messages.
@@ -128,6 +158,7 @@ pub async fn add_contact_reply(
     if locked.status == TicketStatus::Closed {
         change_status(&mut tx, workspace_id, &locked, None, TicketStatus::Open).await?;
     }
+    ensure_room(&mut tx, locked.id).await?;
     let message = insert_message(&mut tx, workspace_id, locked.id, None, &body).await?;
     touch_ticket(&mut tx, locked.id).await?;
     // The assignee at the time of the reply: who "my assigned ticket" meant when it happened.
@@ -155,6 +186,7 @@ pub async fn add_agent_reply(
     let body = fields::required_text("body", "Reply", body, fields::MAX_BODY_CHARS)?;
     let mut tx = pool.begin().await?;
     let locked = lock_ticket(&mut tx, workspace_id, ticket_id).await?;
+    ensure_room(&mut tx, locked.id).await?;
     let message = insert_message(&mut tx, workspace_id, locked.id, Some(agent), &body).await?;
     touch_ticket(&mut tx, locked.id).await?;
     record_event(

@@ -10,6 +10,7 @@ pub mod mentions;
 pub mod messages;
 pub mod notes;
 pub mod password;
+pub mod thread;
 pub mod ticket_lock;
 pub mod tickets;
 pub mod users;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::events::{EventKind, record_event};
 use super::mentions::parse_mentions;
+use super::thread::ThreadPage;
 use super::ticket_lock::{lock_ticket, touch_ticket};
 use super::users::{User, UserSummary, find_users_by_email_or_handle};
 use super::{fields, new_ulid};
@@ -83,14 +84,29 @@ const NOTE_SELECT: &str = "
                     '[]'::json) AS mentions
     FROM notes n JOIN users a ON a.id = n.author_id";
 
-pub async fn list_notes(conn: &mut PgConnection, ticket_id: i64) -> Result<Vec<Note>, sqlx::Error> {
-    let rows: Vec<NoteRow> = sqlx::query_as(&format!(
-        "{NOTE_SELECT} WHERE n.ticket_id = $1 ORDER BY n.id"
+/// A ticket holds at most this many notes; one more is refused (409).
+pub const MAX_PER_TICKET: i64 = 5_000;
+
+/// The newest `page.limit` notes before `page.before`, oldest first, and whether earlier ones
+/// exist.
+pub async fn list_notes(
+    conn: &mut PgConnection,
+    ticket_id: i64,
+    page: ThreadPage,
+) -> Result<(Vec<Note>, bool), sqlx::Error> {
+    let mut rows: Vec<NoteRow> = sqlx::query_as(&format!(
+        "{NOTE_SELECT} WHERE n.ticket_id = $1 AND ($2::int8 IS NULL OR n.id < $2)
+         ORDER BY n.id DESC LIMIT $3"
     ))
     .bind(ticket_id)
+    .bind(page.before)
+    .bind(page.limit + 1)
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(Note::from).collect())
+    let earlier = rows.len() as i64 > page.limit;
+    rows.truncate(page.limit as usize);
+    rows.reverse();
+    Ok((rows.into_iter().map(Note::from).collect(), earlier))
 }
 
 /// An agent adds a private note. Mentions (`@email` or `@handle`) are resolved to users of
@@ -105,6 +121,16 @@ pub async fn add_note(
     let body = fields::required_text("body", "Note", body, fields::MAX_BODY_CHARS)?;
     let mut tx = pool.begin().await?;
     let locked = lock_ticket(&mut tx, workspace_id, ticket_id).await?;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM notes WHERE ticket_id = $1")
+        .bind(locked.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if count >= MAX_PER_TICKET {
+        return Err(AppError::conflict(
+            "body",
+            format!("This ticket holds {MAX_PER_TICKET} notes, the most one ticket may."),
+        ));
+    }
     let mentioned =
         find_users_by_email_or_handle(&mut tx, workspace_id, &parse_mentions(&body)).await?;
     let note_id: i64 = sqlx::query_scalar(

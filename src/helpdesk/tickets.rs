@@ -13,6 +13,7 @@ use super::contacts::Contact;
 use super::events::{EventKind, record_event};
 use super::messages::{Message, list_messages};
 use super::notes::{Note, list_notes};
+pub use super::thread::ThreadPage;
 pub use super::ticket_lock::TicketStatus;
 use super::ticket_lock::{change_status, lock_ticket};
 use super::users::{User, UserSummary, is_active_user};
@@ -37,8 +38,14 @@ pub struct Ticket {
 pub struct TicketDetail {
     #[serde(flatten)]
     pub ticket: Ticket,
+    /// The newest messages (50 unless asked), oldest first.
     pub messages: Vec<Message>,
+    /// The newest notes (50 unless asked), oldest first.
     pub notes: Vec<Note>,
+    /// When earlier messages exist: pass it as `messages_before` to read them.
+    pub earlier_messages_before: Option<i64>,
+    /// When earlier notes exist: pass it as `notes_before` to read them.
+    pub earlier_notes_before: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -122,16 +129,22 @@ pub async fn get_ticket(
     Ok(row.into())
 }
 
+/// A ticket with a page of its messages and a page of its notes: reading a ticket costs the
+/// same however long its thread has grown.
 pub async fn get_ticket_detail(
     pool: &PgPool,
     workspace_id: i64,
     ticket_id: i64,
+    messages_page: ThreadPage,
+    notes_page: ThreadPage,
 ) -> Result<TicketDetail, AppError> {
     let mut conn = pool.acquire().await?;
     let ticket = get_ticket(&mut conn, workspace_id, ticket_id).await?;
-    let messages = list_messages(&mut conn, ticket.id).await?;
-    let notes = list_notes(&mut conn, ticket.id).await?;
+    let (messages, earlier_messages) = list_messages(&mut conn, ticket.id, messages_page).await?;
+    let (notes, earlier_notes) = list_notes(&mut conn, ticket.id, notes_page).await?;
     Ok(TicketDetail {
+        earlier_messages_before: earlier_messages.then(|| messages[0].id),
+        earlier_notes_before: earlier_notes.then(|| notes[0].id),
         ticket,
         messages,
         notes,

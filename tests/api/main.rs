@@ -27,5 +27,6 @@ mod sidebar;
 mod smtp;
 mod spec_wording;
 mod team;
+mod thread_pages;
 mod tickets;
 mod webhooks;

@@ -51,15 +51,41 @@ pub async fn create_ticket(
     Ok((StatusCode::CREATED, AppJson(ticket)))
 }
 
-#[utoipa::path(get, path = "/api/tickets/{id}", tag = "tickets", params(("id" = i64, Path)),
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ThreadQuery {
+    /// Messages older than this id (`earlier_messages_before` of the previous answer).
+    pub messages_before: Option<i64>,
+    /// Notes older than this id (`earlier_notes_before` of the previous answer).
+    pub notes_before: Option<i64>,
+    /// How many messages and how many notes, 1 to 200 (default 50), the newest chosen.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+}
+
+/// A ticket with its newest messages and notes (older ones a page at a time).
+#[utoipa::path(get, path = "/api/tickets/{id}", tag = "tickets", params(("id" = i64, Path), ThreadQuery),
     responses((status = 200, body = TicketDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_ticket(
     State(state): State<AppState>,
     current: CurrentUser,
     AppPath(id): AppPath<i64>,
+    AppQuery(query): AppQuery<ThreadQuery>,
 ) -> Result<AppJson<TicketDetail>, AppError> {
+    let limit = query.limit.unwrap_or(tickets::ThreadPage::DEFAULT);
+    if !(1..=tickets::ThreadPage::MAX).contains(&limit) {
+        return Err(AppError::validation("limit", "The page size is 1 to 200."));
+    }
+    let page = |before| tickets::ThreadPage { before, limit };
     Ok(AppJson(
-        tickets::get_ticket_detail(state.pool(), current.user.workspace_id, id).await?,
+        tickets::get_ticket_detail(
+            state.pool(),
+            current.user.workspace_id,
+            id,
+            page(query.messages_before),
+            page(query.notes_before),
+        )
+        .await?,
     ))
 }
 

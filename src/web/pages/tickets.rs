@@ -87,8 +87,20 @@ async fn show_page(
     user: &crate::auth::CurrentUser,
     id: i64,
     flash: Option<String>,
+    earlier: &EarlierQuery,
 ) -> Result<ShowPage, PageError> {
-    let detail = tickets::get_ticket_detail(state.pool(), user.user.workspace_id, id).await?;
+    let page = |before| tickets::ThreadPage {
+        before,
+        ..tickets::ThreadPage::newest()
+    };
+    let detail = tickets::get_ticket_detail(
+        state.pool(),
+        user.user.workspace_id,
+        id,
+        page(earlier.messages_before),
+        page(earlier.notes_before),
+    )
+    .await?;
     let mut conn = state.pool().acquire().await?;
     let mut teammates = users::list_users(&mut conn, user.user.workspace_id).await?;
     // A deactivated assignee stays shown (and selected) until someone reassigns the ticket.
@@ -121,14 +133,22 @@ async fn show_page(
     })
 }
 
+/// "Show earlier": which part of the thread the page shows (the newest by default).
+#[derive(Deserialize, Default)]
+pub struct EarlierQuery {
+    messages_before: Option<i64>,
+    notes_before: Option<i64>,
+}
+
 pub async fn show(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     Path(id): Path<i64>,
+    Query(earlier): Query<EarlierQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
-    let page = show_page(&state, &user, id, flash).await?;
+    let page = show_page(&state, &user, id, flash, &earlier).await?;
     Ok((jar, render(&page)).into_response())
 }
 
@@ -168,7 +188,7 @@ async fn after_compose(
                 .into_response())
         }
         Err(AppError::Validation { message, .. }) => {
-            let mut page = show_page(state, user, id, None).await?;
+            let mut page = show_page(state, user, id, None, &EarlierQuery::default()).await?;
             match composer {
                 Composer::Reply => (page.reply_draft, page.reply_error) = (body, Some(message)),
                 Composer::Note => (page.note_draft, page.note_error) = (body, Some(message)),
