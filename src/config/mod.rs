@@ -48,6 +48,9 @@
 //!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section), `REPLAYS_PER_HOUR` (6
 //!   per destination), `INVITATIONS_PER_HOUR` (50 per workspace), `PASSWORD_RESETS_PER_HOUR`
 //!   (3 per email) and `PASSWORD_RESETS_PER_HOUR_PER_ADDRESS` (20 per client address).
+//! - Creation rates per minute (0: off): `TICKETS_PER_MINUTE_PER_USER` (6000) and
+//!   `..._PER_WORKSPACE` (20000), `MESSAGES_PER_MINUTE_PER_USER` (6000) and
+//!   `..._PER_WORKSPACE` (20000), `NOTES_PER_MINUTE_PER_USER` (1200) and `..._PER_WORKSPACE` (6000).
 //! - `WEBHOOK_MAX_RESENDS` (25): resends by hand of one delivery; one more answers 409.
 //! - Links: `INVITATION_VALIDITY_HOURS` (168), `PASSWORD_RESET_VALIDITY_MINUTES` (60),
 //!   `SETUP_LINK_VALIDITY_HOURS` (24: the link `therethere workspace create` prints).
@@ -501,6 +504,23 @@ fn limits(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Limits, Config
             .count("SECTION_TESTS_PER_MINUTE", d.section_tests_per_minute)?,
         replays_per_hour: vars.count("REPLAYS_PER_HOUR", d.replays_per_hour)?,
         resends_per_delivery: vars.count("WEBHOOK_MAX_RESENDS", d.resends_per_delivery)?,
+        creation: {
+            let c = d.creation;
+            crate::limits::creation::CreationRates {
+                tickets_per_user: vars.count("TICKETS_PER_MINUTE_PER_USER", c.tickets_per_user)?,
+                tickets_per_workspace: vars
+                    .count("TICKETS_PER_MINUTE_PER_WORKSPACE", c.tickets_per_workspace)?,
+                messages_per_user: vars
+                    .count("MESSAGES_PER_MINUTE_PER_USER", c.messages_per_user)?,
+                messages_per_workspace: vars.count(
+                    "MESSAGES_PER_MINUTE_PER_WORKSPACE",
+                    c.messages_per_workspace,
+                )?,
+                notes_per_user: vars.count("NOTES_PER_MINUTE_PER_USER", c.notes_per_user)?,
+                notes_per_workspace: vars
+                    .count("NOTES_PER_MINUTE_PER_WORKSPACE", c.notes_per_workspace)?,
+            }
+        },
         invitations_per_hour: vars.count("INVITATIONS_PER_HOUR", d.invitations_per_hour)?,
         password_resets_per_hour: vars
             .count("PASSWORD_RESETS_PER_HOUR", d.password_resets_per_hour)?,

@@ -2,6 +2,7 @@
 //! actions that call out on demand may run. Each is a setting with a default; going over one
 //! answers a 4xx whose message names the setting.
 
+pub mod creation;
 pub mod quota;
 pub mod rate;
 
@@ -31,6 +32,8 @@ pub struct Limits {
     pub replays_per_hour: u32,
     /// `WEBHOOK_MAX_RESENDS`: resends by hand of one delivery (each adds an attempt to it).
     pub resends_per_delivery: u32,
+    /// `TICKETS_PER_MINUTE_PER_USER` and the other creation rates (`creation`).
+    pub creation: creation::CreationRates,
     /// `INVITATIONS_PER_HOUR`: invitations sent or resent per workspace.
     pub invitations_per_hour: u32,
     /// `PASSWORD_RESETS_PER_HOUR`: "forgot password" requests per email address.
@@ -52,6 +55,7 @@ impl Default for Limits {
             section_tests_per_minute: 10,
             replays_per_hour: 6,
             resends_per_delivery: 25,
+            creation: creation::CreationRates::default(),
             invitations_per_hour: 50,
             password_resets_per_hour: 3,
             password_resets_per_hour_per_address: 20,

@@ -14,6 +14,7 @@ use crate::auth::password_pool::PasswordPool;
 use crate::config::Config;
 use crate::db::doorbell::Doorbell;
 use crate::helpdesk::intake::TicketIntake;
+use crate::limits::creation::{Creation, CreationLimits};
 use crate::metrics::Metrics;
 use crate::outbound::{NameLookup, Outbound, OutboundPolicy, SystemLookup};
 use crate::sidebar::Sidebar;
@@ -33,6 +34,8 @@ pub struct Inner {
     pub events: Doorbell,
     /// Where new tickets wait for their batch (`helpdesk::intake`).
     pub intake: TicketIntake,
+    /// How fast people and workspaces may create tickets, messages and notes.
+    pub creation: CreationLimits,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
                     config.app_url.clone(),
                 )),
             ),
+            creation: CreationLimits::spawn(pool.clone(), config.limits.creation),
             outbound,
             sidebar,
             credentials: Arc::default(),
@@ -114,6 +118,15 @@ impl AppState {
 
     pub fn intake(&self) -> &TicketIntake {
         &self.0.intake
+    }
+
+    /// Admits one more ticket, message or note by `user` (429 past a rate).
+    pub fn admit_creation(
+        &self,
+        what: Creation,
+        user: &crate::helpdesk::users::User,
+    ) -> Result<(), crate::error::AppError> {
+        self.0.creation.admit(what, user.workspace_id, user.id)
     }
 
     /// What sending an invitation needs from the configuration.

@@ -411,3 +411,79 @@ async fn responses_are_not_stored_by_caches_and_https_gets_hsts() {
         "max-age=31536000"
     );
 }
+
+/// One token cannot fill the database for everyone: creating tickets, messages and notes is
+/// limited per person and per workspace, per minute, across instances.
+#[tokio::test]
+async fn creating_past_a_rate_answers_429_and_the_count_is_shared_by_instances() {
+    let env = [
+        ("TICKETS_PER_MINUTE_PER_USER", "3"),
+        ("NOTES_PER_MINUTE_PER_WORKSPACE", "2"),
+    ];
+    let app = crate::helpers::spawn_app_with(&env).await;
+    let ws = app.create_workspace("Acme").await;
+    let body = |n: usize| crate::helpers::ticket_body(&format!("T{n}"), "jane@example.com");
+    for n in 0..3 {
+        assert_eq!(
+            app.api(&ws.agent)
+                .post("/api/tickets", &body(n))
+                .await
+                .status(),
+            201
+        );
+    }
+    let refused = app.api(&ws.agent).post("/api/tickets", &body(3)).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    let (status, code, _) = error_of(refused).await;
+    assert_eq!((status.as_u16(), code.as_str()), (429, "rate_limited"));
+    assert_eq!(
+        app.api(&ws.admin)
+            .post("/api/tickets", &body(4))
+            .await
+            .status(),
+        201,
+        "another person"
+    );
+    let tickets: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(tickets, 4, "the refused one was not stored");
+
+    // Another instance learns the shared count within a flush.
+    let second = app.spawn_instance(&env).await;
+    let elsewhere = app.api_on(&second.address, &ws.agent);
+    crate::helpers::eventually(
+        "the other instance refuses too",
+        std::time::Duration::from_secs(5),
+        || async { (elsewhere.post("/api/tickets", &body(9)).await.status() == 429).then_some(()) },
+    )
+    .await;
+
+    // Per workspace: the third note of anyone in it is refused.
+    let ticket = app.create_ticket(&ws.admin, body(5)).await["id"]
+        .as_i64()
+        .unwrap();
+    let note = json!({"body": "a note"});
+    assert_eq!(
+        app.api(&ws.agent)
+            .post(&format!("/api/tickets/{ticket}/notes"), &note)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.api(&ws.admin)
+            .post(&format!("/api/tickets/{ticket}/notes"), &note)
+            .await
+            .status(),
+        201
+    );
+    let (status, _, _) = error_of(
+        app.api(&ws.owner)
+            .post(&format!("/api/tickets/{ticket}/notes"), &note)
+            .await,
+    )
+    .await;
+    assert_eq!(status.as_u16(), 429);
+}

@@ -1,5 +1,6 @@
 //! `/api/tickets`: receive, read, reply, note, assign, close and reopen.
 
+use crate::limits::creation::Creation;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -44,6 +45,7 @@ pub async fn create_ticket(
     current: CurrentUser,
     AppJson(new): AppJson<NewTicket>,
 ) -> Result<(StatusCode, AppJson<Ticket>), AppError> {
+    state.admit_creation(Creation::Ticket, &current.user)?;
     let ticket = state
         .intake()
         .receive(current.user.workspace_id, new)
@@ -120,6 +122,7 @@ pub async fn add_message(
     AppPath(id): AppPath<i64>,
     AppJson(new): AppJson<NewMessage>,
 ) -> Result<(StatusCode, AppJson<Message>), AppError> {
+    state.admit_creation(Creation::Message, &current.user)?;
     let workspace_id = current.user.workspace_id;
     let message = match new.from {
         Author::Contact => {
@@ -148,6 +151,7 @@ pub async fn add_note(
     AppPath(id): AppPath<i64>,
     AppJson(new): AppJson<NewNote>,
 ) -> Result<(StatusCode, AppJson<Note>), AppError> {
+    state.admit_creation(Creation::Note, &current.user)?;
     let note = notes::add_note(
         state.pool(),
         current.user.workspace_id,

@@ -206,6 +206,7 @@ pub async fn reply(
     jar: CookieJar,
     Form(form): Form<BodyForm>,
 ) -> Result<Response, PageError> {
+    state.admit_creation(crate::limits::creation::Creation::Message, &user.user)?;
     let posted = messages::add_agent_reply(
         state.pool(),
         user.user.workspace_id,
@@ -225,6 +226,7 @@ pub async fn note(
     jar: CookieJar,
     Form(form): Form<BodyForm>,
 ) -> Result<Response, PageError> {
+    state.admit_creation(crate::limits::creation::Creation::Note, &user.user)?;
     let posted = notes::add_note(
         state.pool(),
         user.user.workspace_id,
