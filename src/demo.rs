@@ -142,6 +142,9 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<Demo> {
     seed_tickets(pool, ws.id, &users, &channels)
         .await
         .map_err(|e| anyhow::anyhow!("seeding demo tickets: {e}"))?;
+    // Written outside a request: the running instances' consumers look at once, not at
+    // their next poll.
+    crate::helpdesk::events::announce(pool).await?;
     Ok(Demo {
         workspace_id: ws.id,
         users,

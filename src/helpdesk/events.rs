@@ -12,6 +12,17 @@ use utoipa::ToSchema;
 /// the writing transaction: see `db::doorbell`.
 pub const NOTIFY_CHANNEL: &str = "therethere_events";
 
+/// Wakes every instance's event consumers at once, for a writer outside a serving process
+/// (a command such as `demo`, an importer) after the commit of what it recorded; a serving
+/// process rings its batching doorbell instead (`db::doorbell`).
+pub async fn announce(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(NOTIFY_CHANNEL)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
