@@ -21,13 +21,7 @@ pub async fn create_workspace(
     name: &str,
     owner: NewUser<'_>,
 ) -> Result<(Workspace, User), AppError> {
-    let workspace = insert_workspace(conn, name).await?;
-    let owner = NewUser {
-        role: Role::Owner,
-        ..owner
-    };
-    let owner = create_user(conn, workspace.id, owner).await?;
-    Ok((workspace, owner))
+    create_with_owner(conn, name, owner, false).await
 }
 
 /// Creates a workspace and an owner who has no password yet (they choose one through a
@@ -37,12 +31,25 @@ pub async fn create_workspace_awaiting_owner(
     name: &str,
     owner: NewUser<'_>,
 ) -> Result<(Workspace, User), AppError> {
+    create_with_owner(conn, name, owner, true).await
+}
+
+async fn create_with_owner(
+    conn: &mut PgConnection,
+    name: &str,
+    owner: NewUser<'_>,
+    awaiting_password: bool,
+) -> Result<(Workspace, User), AppError> {
     let workspace = insert_workspace(conn, name).await?;
     let owner = NewUser {
         role: Role::Owner,
         ..owner
     };
-    let owner = create_user_awaiting_password(conn, workspace.id, owner).await?;
+    let owner = if awaiting_password {
+        create_user_awaiting_password(conn, workspace.id, owner).await?
+    } else {
+        create_user(conn, workspace.id, owner).await?
+    };
     Ok((workspace, owner))
 }
 
