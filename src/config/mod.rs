@@ -48,9 +48,9 @@
 //!   (30 per destination), `SECTION_TESTS_PER_MINUTE` (10 per section), `REPLAYS_PER_HOUR` (6
 //!   per destination), `INVITATIONS_PER_HOUR` (50 per workspace), `PASSWORD_RESETS_PER_HOUR`
 //!   (3 per email) and `PASSWORD_RESETS_PER_HOUR_PER_ADDRESS` (20 per client address).
-//! - Creation rates per minute (0: off): `TICKETS_PER_MINUTE_PER_USER` (6000) and
-//!   `..._PER_WORKSPACE` (20000), `MESSAGES_PER_MINUTE_PER_USER` (6000) and
-//!   `..._PER_WORKSPACE` (20000), `NOTES_PER_MINUTE_PER_USER` (1200) and `..._PER_WORKSPACE` (6000).
+//! - Creation rates per minute (0: off): `TICKETS_PER_MINUTE_PER_USER` (30000) and
+//!   `..._PER_WORKSPACE` (60000), `MESSAGES_PER_MINUTE_PER_USER` (30000) and
+//!   `..._PER_WORKSPACE` (60000), `NOTES_PER_MINUTE_PER_USER` (3000) and `..._PER_WORKSPACE` (12000).
 //! - `WEBHOOK_MAX_RESENDS` (25): resends by hand of one delivery; one more answers 409.
 //! - Links: `INVITATION_VALIDITY_HOURS` (168), `PASSWORD_RESET_VALIDITY_MINUTES` (60),
 //!   `SETUP_LINK_VALIDITY_HOURS` (24: the link `therethere workspace create` prints).
