@@ -507,18 +507,18 @@ fn limits(vars: &Vars<impl Fn(&str) -> Option<String>>) -> Result<Limits, Config
         creation: {
             let c = d.creation;
             crate::limits::creation::CreationRates {
-                tickets_per_user: vars.count("TICKETS_PER_MINUTE_PER_USER", c.tickets_per_user)?,
+                tickets_per_user: vars.rate("TICKETS_PER_MINUTE_PER_USER", c.tickets_per_user)?,
                 tickets_per_workspace: vars
-                    .count("TICKETS_PER_MINUTE_PER_WORKSPACE", c.tickets_per_workspace)?,
+                    .rate("TICKETS_PER_MINUTE_PER_WORKSPACE", c.tickets_per_workspace)?,
                 messages_per_user: vars
-                    .count("MESSAGES_PER_MINUTE_PER_USER", c.messages_per_user)?,
-                messages_per_workspace: vars.count(
+                    .rate("MESSAGES_PER_MINUTE_PER_USER", c.messages_per_user)?,
+                messages_per_workspace: vars.rate(
                     "MESSAGES_PER_MINUTE_PER_WORKSPACE",
                     c.messages_per_workspace,
                 )?,
-                notes_per_user: vars.count("NOTES_PER_MINUTE_PER_USER", c.notes_per_user)?,
+                notes_per_user: vars.rate("NOTES_PER_MINUTE_PER_USER", c.notes_per_user)?,
                 notes_per_workspace: vars
-                    .count("NOTES_PER_MINUTE_PER_WORKSPACE", c.notes_per_workspace)?,
+                    .rate("NOTES_PER_MINUTE_PER_WORKSPACE", c.notes_per_workspace)?,
             }
         },
         invitations_per_hour: vars.count("INVITATIONS_PER_HOUR", d.invitations_per_hour)?,
@@ -608,6 +608,18 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "OUTBOUND_ALLOW_HTTP"
+        );
+    }
+
+    #[test]
+    fn a_creation_rate_of_zero_turns_it_off_and_a_negative_one_is_refused() {
+        let c = config(&[("TICKETS_PER_MINUTE_PER_USER", "0")]).unwrap();
+        assert_eq!(c.limits.creation.tickets_per_user, 0);
+        assert_eq!(
+            config(&[("NOTES_PER_MINUTE_PER_USER", "-1")])
+                .unwrap_err()
+                .variable,
+            "NOTES_PER_MINUTE_PER_USER"
         );
     }
 

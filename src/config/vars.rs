@@ -84,6 +84,12 @@ impl<F: Fn(&str) -> Option<String>> Vars<F> {
             .map(Duration::from_secs_f64)
     }
 
+    /// A rate limit: a whole number, 0 turning it off.
+    pub fn rate(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        self.number(name, f64::from(default), 0.0)
+            .map(|n| n.min(f64::from(u32::MAX)) as u32)
+    }
+
     /// A count of at least 1.
     pub fn count(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
         self.number(name, f64::from(default), 1.0)
