@@ -2,6 +2,7 @@
 //! and tickets with some history. Seeding is idempotent: a second run finds Acme and only
 //! reports how to log in.
 
+use crate::db::doorbell::Doorbell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
@@ -139,11 +140,14 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<Demo> {
     }
     tx.commit().await?;
 
-    seed_tickets(pool, ws.id, &users, &channels)
+    // Rung after each write's commit, as in the service: running instances fan the demo's
+    // events out at once.
+    let bell = Doorbell::spawn(pool.clone(), crate::helpdesk::events::NOTIFY_CHANNEL);
+    seed_tickets(pool, &bell, ws.id, &users, &channels)
         .await
         .map_err(|e| anyhow::anyhow!("seeding demo tickets: {e}"))?;
-    // Written outside a request: the running instances' consumers look at once, not at
-    // their next poll.
+    // The bell's last ring may still be on its way when this command exits: one more,
+    // sent before returning.
     crate::helpdesk::events::announce(pool).await?;
     Ok(Demo {
         workspace_id: ws.id,
@@ -154,6 +158,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<Demo> {
 
 async fn seed_tickets(
     pool: &PgPool,
+    bell: &Doorbell,
     ws: i64,
     users: &[User],
     channels: &[Channel],
@@ -171,6 +176,7 @@ async fn seed_tickets(
         };
     let login = receive_ticket(
         pool,
+        bell,
         ws,
         ticket(
             "I can't log in",
@@ -181,19 +187,21 @@ async fn seed_tickets(
         ),
     )
     .await?;
-    assign_ticket(pool, ws, login.id, Some(admin), Some(agent.id)).await?;
+    assign_ticket(pool, bell, ws, login.id, Some(admin), Some(agent.id)).await?;
     add_agent_reply(
         pool,
+        bell,
         ws,
         login.id,
         agent,
         "Sorry about that, Jane! I've sent you a reset link.",
     )
     .await?;
-    add_contact_reply(pool, ws, login.id, "Thanks, that worked.").await?;
+    add_contact_reply(pool, bell, ws, login.id, "Thanks, that worked.").await?;
 
     let invoice = receive_ticket(
         pool,
+        bell,
         ws,
         ticket(
             "Invoice for October",
@@ -206,6 +214,7 @@ async fn seed_tickets(
     .await?;
     add_note(
         pool,
+        bell,
         ws,
         invoice.id,
         agent,
@@ -215,6 +224,7 @@ async fn seed_tickets(
 
     receive_ticket(
         pool,
+        bell,
         ws,
         ticket(
             "Feature request: dark mode",

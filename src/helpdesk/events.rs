@@ -7,9 +7,9 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-/// Postgres channel notified after writes that may have recorded events
-/// (`web::event_wakeups`), so consumers wake without waiting for their poll. Not from inside
-/// the writing transaction: see `db::doorbell`.
+/// Postgres channel notified after each commit that recorded events (the domain functions
+/// that record them ring their `Doorbell` right after committing), so consumers wake without
+/// waiting for their poll. Not from inside the writing transaction: see `db::doorbell`.
 pub const NOTIFY_CHANNEL: &str = "therethere_events";
 
 /// Wakes every instance's event consumers at once, for a writer outside a serving process

@@ -10,6 +10,7 @@
 //! arrived while the previous one ran. After each batch, before the next, the intake runs
 //! the step it was given for the batch's events: the service's is the webhook fan-out.
 
+use crate::db::doorbell::Doorbell;
 use std::sync::{Arc, LazyLock};
 
 use futures_util::future::BoxFuture;
@@ -61,15 +62,17 @@ impl Arrival {
     }
 }
 
-/// A ticket from a contact, on its own (the demo, tests): a batch of one.
+/// A ticket from a contact, on its own (the demo, tests): a batch of one; `bell` rings after
+/// its commit.
 pub async fn receive_ticket(
     pool: &PgPool,
+    bell: &Doorbell,
     workspace_id: i64,
     new: NewTicket,
 ) -> Result<Ticket, AppError> {
-    Ok(receive_one(pool, &Arrival::check(workspace_id, new)?)
-        .await?
-        .ticket)
+    let received = receive_one(pool, &Arrival::check(workspace_id, new)?).await?;
+    bell.ring();
+    Ok(received.ticket)
 }
 
 async fn receive_one(pool: &PgPool, arrival: &Arrival) -> Result<Received, AppError> {
@@ -197,9 +200,10 @@ struct Waiting {
 }
 
 impl TicketIntake {
-    pub fn spawn(pool: PgPool, after_batch: Option<AfterBatch>) -> Self {
+    /// `bell` rings after each batch that recorded events has committed.
+    pub fn spawn(pool: PgPool, bell: Doorbell, after_batch: Option<AfterBatch>) -> Self {
         let (waiting, arrived) = mpsc::channel(4 * MOST_PER_BATCH);
-        tokio::spawn(gather(pool, arrived, after_batch));
+        tokio::spawn(gather(pool, bell, arrived, after_batch));
         TicketIntake { waiting }
     }
 
@@ -231,6 +235,7 @@ impl TicketIntake {
 /// never on how their receivers behave.
 async fn gather(
     pool: PgPool,
+    bell: Doorbell,
     mut arrived: mpsc::Receiver<Waiting>,
     after_batch: Option<AfterBatch>,
 ) {
@@ -244,6 +249,9 @@ async fn gather(
         // A request that went away before its batch started gets no ticket.
         batch.retain(|w| !w.answer.is_closed());
         let events = answer_batch(&pool, batch).await;
+        if !events.is_empty() {
+            bell.ring();
+        }
         if let Some(after_batch) = &after_batch
             && !events.is_empty()
         {

@@ -11,6 +11,7 @@ use super::thread::ThreadPage;
 use super::ticket_lock::{TicketStatus, change_status, lock_ticket, touch_ticket};
 use super::users::{User, UserSummary};
 use super::{fields, new_ulid};
+use crate::db::doorbell::Doorbell;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -148,6 +149,7 @@ pub(crate) async fn insert_message(
 /// answer: `ticket_reopened` is recorded before `contact_replied`.
 pub async fn add_contact_reply(
     pool: &PgPool,
+    bell: &Doorbell,
     workspace_id: i64,
     ticket_id: i64,
     body: &str,
@@ -172,12 +174,14 @@ pub async fn add_contact_reply(
     )
     .await?;
     tx.commit().await?;
+    bell.ring();
     Ok(message)
 }
 
 /// An agent replies to the contact.
 pub async fn add_agent_reply(
     pool: &PgPool,
+    bell: &Doorbell,
     workspace_id: i64,
     ticket_id: i64,
     agent: &User,
@@ -199,5 +203,6 @@ pub async fn add_agent_reply(
     )
     .await?;
     tx.commit().await?;
+    bell.ring();
     Ok(message)
 }

@@ -12,6 +12,7 @@ use super::thread::ThreadPage;
 use super::ticket_lock::{lock_ticket, touch_ticket};
 use super::users::{User, UserSummary, find_users_by_email_or_handle};
 use super::{fields, new_ulid};
+use crate::db::doorbell::Doorbell;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -113,6 +114,7 @@ pub async fn list_notes(
 /// the same workspace; names that match nobody stay plain text.
 pub async fn add_note(
     pool: &PgPool,
+    bell: &Doorbell,
     workspace_id: i64,
     ticket_id: i64,
     author: &User,
@@ -164,5 +166,6 @@ pub async fn add_note(
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
+    bell.ring();
     Ok(row.into())
 }

@@ -17,6 +17,7 @@ pub use super::thread::ThreadPage;
 pub use super::ticket_lock::TicketStatus;
 use super::ticket_lock::{change_status, lock_ticket};
 use super::users::{User, UserSummary, is_active_user};
+use crate::db::doorbell::Doorbell;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -189,6 +190,7 @@ pub async fn list_tickets(
 /// assignee changes nothing and records nothing.
 pub async fn assign_ticket(
     pool: &PgPool,
+    bell: &Doorbell,
     workspace_id: i64,
     ticket_id: i64,
     actor: Option<&User>,
@@ -233,12 +235,14 @@ pub async fn assign_ticket(
     }
     let ticket = get_ticket(&mut tx, workspace_id, locked.id).await?;
     tx.commit().await?;
+    bell.ring();
     Ok(ticket)
 }
 
 /// Closes or reopens the ticket. Setting the status it already has records nothing.
 pub async fn set_ticket_status(
     pool: &PgPool,
+    bell: &Doorbell,
     workspace_id: i64,
     ticket_id: i64,
     actor: Option<&User>,
@@ -251,5 +255,6 @@ pub async fn set_ticket_status(
     }
     let ticket = get_ticket(&mut tx, workspace_id, locked.id).await?;
     tx.commit().await?;
+    bell.ring();
     Ok(ticket)
 }

@@ -4,7 +4,6 @@
 pub mod api;
 pub mod assets;
 pub mod connections;
-pub mod event_wakeups;
 pub mod health;
 pub mod metrics;
 pub mod pages;
@@ -62,10 +61,6 @@ pub fn router(state: AppState) -> Router {
             .merge(pages::router())
             .merge(assets::router())
             .route_layer(axum::middleware::from_fn(metrics::note_route))
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.events().clone(),
-                event_wakeups::ring_after_writes,
-            ))
             .fallback(api_or_page_not_found),
         counted.clone(),
     )

@@ -30,7 +30,8 @@ pub struct Inner {
     pub credentials: Arc<CredentialCache>,
     pub logins: Logins,
     pub metrics: Arc<Metrics>,
-    /// Rung after writes: new events for the consumers (`web::event_wakeups`).
+    /// Rung by the domain after each commit that recorded events: new events for the
+    /// consumers of every instance.
     pub events: Doorbell,
     /// Where new tickets wait for their batch (`helpdesk::intake`).
     pub intake: TicketIntake,
@@ -61,16 +62,18 @@ impl AppState {
             config.limits.clone(),
             config.app_url.clone(),
         );
+        let events = Doorbell::spawn(pool.clone(), crate::helpdesk::events::NOTIFY_CHANNEL);
         AppState(Arc::new(Inner {
             metrics,
-            events: Doorbell::spawn(pool.clone(), crate::helpdesk::events::NOTIFY_CHANNEL),
             intake: TicketIntake::spawn(
                 pool.clone(),
+                events.clone(),
                 Some(crate::webhooks::fanout::after_intake(
                     pool.clone(),
                     config.app_url.clone(),
                 )),
             ),
+            events,
             creation: CreationLimits::spawn(pool.clone(), config.limits.creation),
             outbound,
             sidebar,

@@ -63,7 +63,9 @@ async fn queue_tickets(db: &TestApp, receiver: &Receiver, destinations: usize, t
             },
             channel_id: None,
         };
-        receive_ticket(&db.pool, ws.id, ticket).await.unwrap();
+        receive_ticket(&db.pool, &db.doorbell(), ws.id, ticket)
+            .await
+            .unwrap();
     }
 }
 

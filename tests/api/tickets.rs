@@ -233,7 +233,7 @@ async fn tickets_received_in_one_batch_each_get_their_own_answer() {
 async fn a_ticket_that_fails_in_a_batch_fails_alone() {
     let app = spawn_app().await;
     let ws = app.create_workspace("Acme").await;
-    let intake = TicketIntake::spawn(app.pool.clone(), None);
+    let intake = TicketIntake::spawn(app.pool.clone(), app.doorbell(), None);
     let new = |subject: &str| NewTicket {
         subject: subject.into(),
         body: "Help".into(),
@@ -464,9 +464,16 @@ async fn the_system_can_assign_with_no_user_as_actor() {
         .await["id"]
         .as_i64()
         .unwrap();
-    assign_ticket(&app.pool, ws.id, id, None, Some(ws.agent.id))
-        .await
-        .unwrap();
+    assign_ticket(
+        &app.pool,
+        &app.doorbell(),
+        ws.id,
+        id,
+        None,
+        Some(ws.agent.id),
+    )
+    .await
+    .unwrap();
     let events = app.events(id).await;
     assert_eq!(events[1].0, "ticket_assigned");
     assert_eq!(events[1].1, None);

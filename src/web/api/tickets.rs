@@ -126,11 +126,19 @@ pub async fn add_message(
     let workspace_id = current.user.workspace_id;
     let message = match new.from {
         Author::Contact => {
-            messages::add_contact_reply(state.pool(), workspace_id, id, &new.body).await?
+            messages::add_contact_reply(state.pool(), state.events(), workspace_id, id, &new.body)
+                .await?
         }
         Author::Agent => {
-            messages::add_agent_reply(state.pool(), workspace_id, id, &current.user, &new.body)
-                .await?
+            messages::add_agent_reply(
+                state.pool(),
+                state.events(),
+                workspace_id,
+                id,
+                &current.user,
+                &new.body,
+            )
+            .await?
         }
     };
     Ok((StatusCode::CREATED, AppJson(message)))
@@ -154,6 +162,7 @@ pub async fn add_note(
     state.admit_creation(Creation::Note, &current.user)?;
     let note = notes::add_note(
         state.pool(),
+        state.events(),
         current.user.workspace_id,
         id,
         &current.user,
@@ -187,6 +196,7 @@ pub async fn set_assignee(
     };
     let ticket = tickets::assign_ticket(
         state.pool(),
+        state.events(),
         current.user.workspace_id,
         id,
         Some(&current.user),
@@ -212,6 +222,7 @@ pub async fn set_status(
 ) -> Result<AppJson<Ticket>, AppError> {
     let ticket = tickets::set_ticket_status(
         state.pool(),
+        state.events(),
         current.user.workspace_id,
         id,
         Some(&current.user),

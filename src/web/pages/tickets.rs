@@ -209,6 +209,7 @@ pub async fn reply(
     state.admit_creation(crate::limits::creation::Creation::Message, &user.user)?;
     let posted = messages::add_agent_reply(
         state.pool(),
+        state.events(),
         user.user.workspace_id,
         id,
         &user.user,
@@ -229,6 +230,7 @@ pub async fn note(
     state.admit_creation(crate::limits::creation::Creation::Note, &user.user)?;
     let posted = notes::add_note(
         state.pool(),
+        state.events(),
         user.user.workspace_id,
         id,
         &user.user,
@@ -261,6 +263,7 @@ pub async fn assign(
     };
     let ticket = tickets::assign_ticket(
         state.pool(),
+        state.events(),
         user.user.workspace_id,
         id,
         Some(&user.user),
@@ -292,6 +295,7 @@ pub async fn status(
 ) -> Result<Response, PageError> {
     tickets::set_ticket_status(
         state.pool(),
+        state.events(),
         user.user.workspace_id,
         id,
         Some(&user.user),

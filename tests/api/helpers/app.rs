@@ -225,6 +225,14 @@ impl TestApp {
         }
     }
 
+    /// The bell domain functions ring after their commits, on this app's database.
+    pub fn doorbell(&self) -> therethere::db::doorbell::Doorbell {
+        therethere::db::doorbell::Doorbell::spawn(
+            self.pool.clone(),
+            therethere::helpdesk::events::NOTIFY_CHANNEL,
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

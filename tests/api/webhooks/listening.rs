@@ -90,3 +90,34 @@ async fn a_destination_made_or_enabled_after_an_event_never_receives_it() {
     assert!(late.requests().is_empty() && paused.requests().is_empty());
     let _ = LOOPBACK;
 }
+
+/// The code that records events rings after its commit, whoever calls it: a writer outside
+/// any request (a command, an importer) wakes every instance's fan-out at once.
+#[tokio::test]
+async fn a_write_outside_any_request_rings_after_its_commit() {
+    let app = crate::helpers::spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let ticket = app
+        .create_ticket(&ws.agent, ticket_body("Help", "jane@example.com"))
+        .await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .unwrap();
+    listener
+        .listen(therethere::helpdesk::events::NOTIFY_CHANNEL)
+        .await
+        .unwrap();
+    // The bell lives as long as its writer (a serving process keeps one for good).
+    let bell = app.doorbell();
+    therethere::helpdesk::messages::add_contact_reply(
+        &app.pool,
+        &bell,
+        ws.id,
+        ticket["id"].as_i64().unwrap(),
+        "Any news?",
+    )
+    .await
+    .unwrap();
+    let rung = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv()).await;
+    assert!(rung.is_ok_and(|n| n.is_ok()), "the doorbell rang");
+}

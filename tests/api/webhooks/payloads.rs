@@ -181,6 +181,7 @@ async fn assigned_to_me_names_who_assigned_or_null_for_the_system() {
     let second = s.ticket(&s.ws.owner).await;
     therethere::helpdesk::tickets::assign_ticket(
         &s.app.pool,
+        &s.app.doorbell(),
         s.ws.id,
         second["id"].as_i64().unwrap(),
         None,
