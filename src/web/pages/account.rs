@@ -263,6 +263,8 @@ pub async fn choose_password(
     match password_links::use_link(&mut conn, &form.token, &form.password).await {
         Ok(user) => {
             drop(conn);
+            // Every session of the account ended: this instance forgets them at once.
+            state.credentials().forget_all();
             super::security::recheck_demo_passwords(&state);
             let jar = start_session(&state, &headers, client, user.id, jar).await?;
             Ok((jar, Redirect::to("/tickets")).into_response())
