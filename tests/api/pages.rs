@@ -201,3 +201,40 @@ async fn admins_add_channels_from_settings() {
         json!([{"id": channels[0]["id"], "name": "Billing"}])
     );
 }
+
+/// A malformed id, query or form on a page shows our error page, not axum's plain text.
+#[tokio::test]
+async fn malformed_ids_queries_and_forms_show_the_error_page() {
+    let app = spawn_app().await;
+    let ws = app.create_workspace("Acme").await;
+    let browser = app.browser(&ws.admin).await;
+    for path in [
+        "/tickets/abc",
+        "/settings/webhooks/1x",
+        "/settings/sidebar-sections/%20",
+    ] {
+        let response = browser.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<h1>Not found</h1>"), "{path}: {html}");
+    }
+    let ticket = app
+        .create_ticket(
+            &ws.agent,
+            crate::helpers::ticket_body("Hi", "jane@example.com"),
+        )
+        .await;
+    let response = browser
+        .get(&format!("/tickets/{}?messages_before=soon", ticket["id"]))
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("messages_before"));
+    let response = browser
+        .submit(
+            &format!("/tickets/{}/assignee", ticket["id"]),
+            &[("user_id", "someone")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("<h1>That didn"));
+}

@@ -4,13 +4,13 @@
 //! CSRF token yet), and each success signs the person in.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::extract::{PageForm, PageQuery};
 use super::login::start_session;
 use super::{PageError, render};
 use crate::accounts::invitations::{self, Acceptance, InvitationPreview};
@@ -51,7 +51,7 @@ struct AcceptPage {
 
 pub async fn show_invitation(
     State(state): State<AppState>,
-    Query(query): Query<TokenQuery>,
+    PageQuery(query): PageQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
     let invitation = invitations::preview(&mut conn, &query.token)
@@ -84,7 +84,7 @@ pub async fn accept_invitation(
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<AcceptForm>,
+    PageForm(form): PageForm<AcceptForm>,
 ) -> Result<Response, PageError> {
     same_site_only(&state, &headers)?;
     let mut conn = state.pool().acquire().await?;
@@ -147,7 +147,7 @@ pub async fn request_reset(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
-    Form(form): Form<ForgotForm>,
+    PageForm(form): PageForm<ForgotForm>,
 ) -> Result<Response, PageError> {
     same_site_only(&state, &headers)?;
     let email = form.email.trim().to_lowercase();
@@ -226,7 +226,7 @@ fn heading(purpose: Purpose) -> &'static str {
 
 pub async fn show_choose(
     State(state): State<AppState>,
-    Query(query): Query<TokenQuery>,
+    PageQuery(query): PageQuery<TokenQuery>,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
     let (purpose, email) = password_links::check_link(&mut conn, &query.token)
@@ -253,7 +253,7 @@ pub async fn choose_password(
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<ChooseForm>,
+    PageForm(form): PageForm<ChooseForm>,
 ) -> Result<Response, PageError> {
     same_site_only(&state, &headers)?;
     let mut conn = state.pool().acquire().await?;

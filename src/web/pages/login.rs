@@ -1,14 +1,14 @@
 //! Logging in and out.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
+use super::extract::{PageForm, PageQuery};
 use super::{PageError, PageUser, render};
 use crate::auth::client_address::ClientAddress;
 use crate::auth::{csrf, login, sessions};
@@ -29,7 +29,10 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-pub async fn show(State(state): State<AppState>, Query(query): Query<NextQuery>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    PageQuery(query): PageQuery<NextQuery>,
+) -> Response {
     render(&LoginPage {
         email: String::new(),
         next: redirect::after_login(&state.config().app_url, query.next.as_deref()),
@@ -50,7 +53,7 @@ pub async fn submit(
     ClientAddress(client): ClientAddress,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<LoginForm>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let config = state.config();
     // No session yet, so no token: refuse logins posted from other sites instead.

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod charts;
+pub mod extract;
 pub mod flash;
 pub mod login;
 pub mod security;

@@ -2,12 +2,12 @@
 //! with (each can be ended; an owner ends anyone's from the Team page).
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::extract::{PageForm, PagePath};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::accounts::{passwords, team};
 use crate::auth::CurrentUser;
@@ -72,7 +72,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     jar: CookieJar,
-    Form(form): Form<PasswordForm>,
+    PageForm(form): PageForm<PasswordForm>,
 ) -> Result<Response, PageError> {
     let session_id = user.require_session()?;
     let mut conn = state.pool().acquire().await?;
@@ -106,7 +106,7 @@ pub async fn change_password(
 pub async fn end_session(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(session_id): Path<i64>,
+    PagePath(session_id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;

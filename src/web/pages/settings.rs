@@ -2,13 +2,13 @@
 //! Later features add their own pages to its navigation.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::extract::{PageForm, PagePath};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::api_tokens::{self, ApiToken, NewApiToken, TokenScope};
 use crate::error::AppError;
@@ -87,7 +87,7 @@ pub struct TokenForm {
 pub async fn create_api_token(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Form(form): Form<TokenForm>,
+    PageForm(form): PageForm<TokenForm>,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
     let created = match token_choice(&form) {
@@ -116,7 +116,7 @@ pub async fn create_api_token(
 pub async fn delete_api_token(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
@@ -181,7 +181,7 @@ pub async fn create_channel(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     jar: CookieJar,
-    Form(form): Form<NameForm>,
+    PageForm(form): PageForm<NameForm>,
 ) -> Result<Response, PageError> {
     user.require_admin()?;
     let mut conn = state.pool().acquire().await?;

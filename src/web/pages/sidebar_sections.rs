@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::{CookieJar, Form};
+use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::charts::{self, HourBar};
+use super::extract::{PageForm, PagePath};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -191,7 +192,7 @@ pub async fn new(
 pub async fn show(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
@@ -241,7 +242,7 @@ impl SectionForm {
 pub async fn test_draft(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Form(form): Form<SectionForm>,
+    PageForm(form): PageForm<SectionForm>,
 ) -> Result<Response, PageError> {
     let section = match form.section_id {
         Some(id) => Some(section_to_manage(&state, &user, id).await?),
@@ -292,7 +293,7 @@ pub async fn create(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     jar: CookieJar,
-    Form(form): Form<SectionForm>,
+    PageForm(form): PageForm<SectionForm>,
 ) -> Result<Response, PageError> {
     match configure::create_section(
         state.pool(),
@@ -321,9 +322,9 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<SectionForm>,
+    PageForm(form): PageForm<SectionForm>,
 ) -> Result<Response, PageError> {
     let mut input = form.input(false);
     // An emptied secret field keeps the current secret rather than failing.
@@ -357,7 +358,7 @@ async fn section_to_manage(
 pub async fn test(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
     let section = section_to_manage(&state, &user, id).await?;
     let report = state.sidebar().test_section(&user, &section).await?;
@@ -371,7 +372,7 @@ pub async fn test(
 pub async fn test_and_enable(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
     let section = section_to_manage(&state, &user, id).await?;
     let (report, section) = state.sidebar().test_and_enable(&user, &section).await?;
@@ -388,7 +389,7 @@ pub async fn test_and_enable(
 pub async fn enable(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     configure::set_enabled(state.pool(), &user, id, true).await?;
@@ -402,7 +403,7 @@ pub async fn enable(
 pub async fn disable(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     configure::set_enabled(state.pool(), &user, id, false).await?;
@@ -416,7 +417,7 @@ pub async fn disable(
 pub async fn delete(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     configure::delete_section(state.pool(), &user, id).await?;
@@ -435,8 +436,8 @@ pub struct MoveForm {
 pub async fn move_section(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
-    Form(form): Form<MoveForm>,
+    PagePath(id): PagePath<i64>,
+    PageForm(form): PageForm<MoveForm>,
 ) -> Result<Response, PageError> {
     let by = if form.direction == "up" { -1 } else { 1 };
     configure::move_section(state.pool(), &user, id, by).await?;
@@ -448,7 +449,7 @@ pub async fn move_section(
 pub async fn ticket_fragment(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path((ticket_id, section_id)): Path<(i64, i64)>,
+    PagePath((ticket_id, section_id)): PagePath<(i64, i64)>,
 ) -> Result<Response, PageError> {
     fragment(&state, &user, ticket_id, section_id, LoadMode::Normal).await
 }
@@ -457,7 +458,7 @@ pub async fn ticket_fragment(
 pub async fn refresh_fragment(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path((ticket_id, section_id)): Path<(i64, i64)>,
+    PagePath((ticket_id, section_id)): PagePath<(i64, i64)>,
 ) -> Result<Response, PageError> {
     fragment(&state, &user, ticket_id, section_id, LoadMode::Refresh).await
 }

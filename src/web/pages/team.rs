@@ -4,12 +4,12 @@
 //! they allow and shows what they refuse.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::extract::{PageForm, PagePath};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::accounts::invitations::{self, Invitation, InvitationStatus};
 use crate::accounts::team::{self, MemberStatus, StrandedTicket, TeamMember};
@@ -134,7 +134,7 @@ async fn sent(
 pub async fn invite(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Form(form): Form<InviteForm>,
+    PageForm(form): PageForm<InviteForm>,
 ) -> Result<Response, PageError> {
     let result = match parse_role(&form.role) {
         Ok(role) => {
@@ -155,7 +155,7 @@ pub async fn invite(
 pub async fn resend(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
 ) -> Result<Response, PageError> {
     let result =
         invitations::resend(state.pool(), &user.user, id, &state.invitation_mailing()).await;
@@ -165,7 +165,7 @@ pub async fn resend(
 pub async fn revoke(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
@@ -214,9 +214,9 @@ async fn done(
 pub async fn change_role(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<RoleForm>,
+    PageForm(form): PageForm<RoleForm>,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
     let result = match parse_role(&form.role) {
@@ -264,7 +264,7 @@ async fn act(
 pub async fn deactivate(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     act(state, user, jar, id, PersonAction::Deactivate).await
@@ -273,7 +273,7 @@ pub async fn deactivate(
 pub async fn reactivate(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     act(state, user, jar, id, PersonAction::Reactivate).await
@@ -282,7 +282,7 @@ pub async fn reactivate(
 pub async fn end_sessions(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     act(state, user, jar, id, PersonAction::EndSessions).await

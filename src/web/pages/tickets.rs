@@ -1,13 +1,13 @@
 //! The ticket list and the ticket view, with the forms that act on a ticket.
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::extract::{PageForm, PagePath, PageQuery};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::error::AppError;
 use crate::helpdesk::tickets::{self, Ticket, TicketDetail, TicketFilter, TicketStatus};
@@ -33,7 +33,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Query(query): Query<ListQuery>,
+    PageQuery(query): PageQuery<ListQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
@@ -143,8 +143,8 @@ pub struct EarlierQuery {
 pub async fn show(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
-    Query(earlier): Query<EarlierQuery>,
+    PagePath(id): PagePath<i64>,
+    PageQuery(earlier): PageQuery<EarlierQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
@@ -202,9 +202,9 @@ async fn after_compose(
 pub async fn reply(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<BodyForm>,
+    PageForm(form): PageForm<BodyForm>,
 ) -> Result<Response, PageError> {
     state.admit_creation(crate::limits::creation::Creation::Message, &user.user)?;
     let posted = messages::add_agent_reply(
@@ -223,9 +223,9 @@ pub async fn reply(
 pub async fn note(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<BodyForm>,
+    PageForm(form): PageForm<BodyForm>,
 ) -> Result<Response, PageError> {
     state.admit_creation(crate::limits::creation::Creation::Note, &user.user)?;
     let posted = notes::add_note(
@@ -250,9 +250,9 @@ pub struct AssignForm {
 pub async fn assign(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<AssignForm>,
+    PageForm(form): PageForm<AssignForm>,
 ) -> Result<Response, PageError> {
     let assignee = match form.user_id.trim() {
         "" => None,
@@ -289,9 +289,9 @@ pub struct StatusForm {
 pub async fn status(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<StatusForm>,
+    PageForm(form): PageForm<StatusForm>,
 ) -> Result<Response, PageError> {
     tickets::set_ticket_status(
         state.pool(),

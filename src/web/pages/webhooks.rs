@@ -2,14 +2,15 @@
 //! (owner and admin): destinations, their secret, test sends, the delivery log, Resend.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::{CookieJar, Form};
+use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::charts::{self, HourBar};
+use super::extract::{PageForm, PagePath, PageQuery};
 use super::{Layout, PageError, PageUser, flash, render};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -182,7 +183,7 @@ pub async fn create_personal(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     jar: CookieJar,
-    Form(form): Form<DestinationForm>,
+    PageForm(form): PageForm<DestinationForm>,
 ) -> Result<Response, PageError> {
     create(state, user, jar, Scope::Personal, form).await
 }
@@ -191,7 +192,7 @@ pub async fn create_workspace(
     State(state): State<AppState>,
     PageUser(user): PageUser,
     jar: CookieJar,
-    Form(form): Form<DestinationForm>,
+    PageForm(form): PageForm<DestinationForm>,
 ) -> Result<Response, PageError> {
     user.require_admin()?;
     create(state, user, jar, Scope::Workspace, form).await
@@ -328,8 +329,8 @@ pub struct ShowQuery {
 pub async fn show(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
-    Query(query): Query<ShowQuery>,
+    PagePath(id): PagePath<i64>,
+    PageQuery(query): PageQuery<ShowQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
@@ -351,9 +352,9 @@ pub async fn show(
 pub async fn update(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<DestinationForm>,
+    PageForm(form): PageForm<DestinationForm>,
 ) -> Result<Response, PageError> {
     let input = DestinationInput {
         scope: None,
@@ -400,9 +401,9 @@ pub struct RegenerateForm {
 pub async fn regenerate(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<RegenerateForm>,
+    PageForm(form): PageForm<RegenerateForm>,
 ) -> Result<Response, PageError> {
     let raw = form.grace_period_hours.trim();
     let grace = if raw.is_empty() {
@@ -429,7 +430,7 @@ pub async fn regenerate(
 pub async fn retire_previous_secret(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     destinations::retire_previous_secret(state.pool(), &user, id).await?;
@@ -460,9 +461,9 @@ fn parse_moment(raw: &str) -> Option<DateTime<Utc>> {
 pub async fn replay(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
-    Form(form): Form<ReplayForm>,
+    PageForm(form): PageForm<ReplayForm>,
 ) -> Result<Response, PageError> {
     let log = format!("/settings/webhooks/{id}/deliveries");
     let Some(since) = parse_moment(&form.since) else {
@@ -496,7 +497,7 @@ pub async fn replay(
 pub async fn send_test(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     deliveries::send_test(state.pool(), &state.config().limits, &user, id).await?;
@@ -514,7 +515,7 @@ pub async fn send_test(
 pub async fn delete(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let mut conn = state.pool().acquire().await?;
@@ -597,8 +598,8 @@ impl LogPageQuery {
 pub async fn log(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
-    Query(query): Query<LogPageQuery>,
+    PagePath(id): PagePath<i64>,
+    PageQuery(query): PageQuery<LogPageQuery>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
@@ -693,7 +694,7 @@ pub fn header_lines(headers: &serde_json::Value) -> String {
 pub async fn delivery(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (jar, flash) = flash::take(jar);
@@ -720,7 +721,7 @@ pub async fn delivery(
 pub async fn resend(
     State(state): State<AppState>,
     PageUser(user): PageUser,
-    Path(id): Path<i64>,
+    PagePath(id): PagePath<i64>,
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let detail = deliveries::resend(
