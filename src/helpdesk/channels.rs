@@ -40,15 +40,3 @@ pub async fn list_channels(
         .fetch_all(conn)
         .await
 }
-
-pub async fn get_channel(
-    conn: &mut PgConnection,
-    workspace_id: i64,
-    channel_id: i64,
-) -> Result<Option<Channel>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name FROM channels WHERE id = $1 AND workspace_id = $2")
-        .bind(channel_id)
-        .bind(workspace_id)
-        .fetch_optional(conn)
-        .await
-}

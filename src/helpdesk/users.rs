@@ -164,16 +164,6 @@ async fn insert_user(
     ])
 }
 
-pub async fn get_user_by_id(
-    conn: &mut PgConnection,
-    user_id: i64,
-) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await
-}
-
 /// A user of `workspace_id`; users of other workspaces do not exist from here.
 pub async fn get_workspace_user(
     conn: &mut PgConnection,
