@@ -1,5 +1,6 @@
 //! The delivery log: what each destination was sent, every attempt with its request and
-//! response, Resend, test notifications, and pruning by age.
+//! response, and pruning by age. Resending one is `resend`, a test notification
+//! `test_notification`.
 
 use std::time::Duration;
 
@@ -9,17 +10,10 @@ use serde_json::Value;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::attempt::{self, AttemptRecord, ClaimedDelivery};
 use super::destinations::{Destination, get_destination};
-use super::payload::{self, Body, TEST_MESSAGE, WorkspaceObject};
-use super::queue;
+use super::payload;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::helpdesk::new_ulid;
-use crate::helpdesk::workspaces::get_workspace;
-use crate::limits::{Limits, RatedAction, rate};
-use crate::metrics::Metrics;
-use crate::outbound::OutboundClient;
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 pub struct AttemptSummary {
@@ -372,93 +366,6 @@ pub async fn get_delivery(
             earlier_attempts_before,
         },
     ))
-}
-
-/// Delivers the same payload (same body, same `ulid`) again now, signed with the current
-/// secret (and a previous one still in its grace period), and logs it as a resend.
-pub async fn resend(
-    pool: &PgPool,
-    client: &OutboundClient,
-    metrics: &Metrics,
-    limits: &Limits,
-    user: &CurrentUser,
-    id: i64,
-) -> Result<DeliveryDetail, AppError> {
-    let (destination, detail) = get_delivery(pool, user, id, AttemptPage::default()).await?;
-    // Each resend adds an attempt row to the same delivery: bounded, so nobody can grow one
-    // delivery's log without end.
-    let resent: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM webhook_attempts WHERE delivery_id = $1 AND trigger = 'resend'",
-    )
-    .bind(id)
-    .fetch_one(pool)
-    .await?;
-    if resent >= i64::from(limits.resends_per_delivery) {
-        return Err(AppError::conflict(
-            "id",
-            format!(
-                "This delivery was resent {resent} times already, the most one delivery may be (WEBHOOK_MAX_RESENDS)."
-            ),
-        ));
-    }
-    rate::hit(pool, limits, RatedAction::Resend, destination.id).await?;
-    let claimed = ClaimedDelivery {
-        id,
-        workspace_id: user.user.workspace_id,
-        destination_id: destination.id,
-        ulid: detail.summary.ulid.clone(),
-        payload: detail.payload.clone(),
-        attempts: detail.summary.attempts.len() as i32,
-        url: destination.url.clone(),
-        secret: destination.secret.clone(),
-        previous_secret: destination.previous_secret.clone(),
-        replay_id: None,
-    };
-    let started_at = Utc::now();
-    let url = attempt::parse_url(&claimed.url);
-    let payload = bytes::Bytes::from(claimed.payload.clone());
-    let exchange = attempt::attempt(client, &claimed, &url, payload).await;
-    queue::record_resend(pool, &AttemptRecord::new(id, started_at, &exchange)).await?;
-    metrics.webhook_resent();
-    Ok(get_delivery(pool, user, id, AttemptPage::default())
-        .await?
-        .1)
-}
-
-/// Queues a `test` notification to the destination; it is delivered (and retried) like any other.
-pub async fn send_test(
-    pool: &PgPool,
-    limits: &Limits,
-    user: &CurrentUser,
-    destination_id: i64,
-) -> Result<DeliverySummary, AppError> {
-    let mut conn = pool.acquire().await?;
-    let destination = get_destination(&mut conn, user, destination_id).await?;
-    rate::hit(pool, limits, RatedAction::TestNotification, destination.id).await?;
-    let workspace = get_workspace(&mut conn, user.user.workspace_id).await?;
-    drop(conn);
-    let ulid = new_ulid();
-    let body = Body::Test {
-        message: TEST_MESSAGE,
-        workspace: WorkspaceObject {
-            id: workspace.id,
-            name: workspace.name,
-        },
-    };
-    let payload = payload::render(None, Utc::now(), &ulid, &body);
-    let id = queue::queue_delivery(
-        pool,
-        user.user.workspace_id,
-        destination.id,
-        payload::TEST_TYPE,
-        &ulid,
-        &payload,
-    )
-    .await?;
-    Ok(get_delivery(pool, user, id, AttemptPage::default())
-        .await?
-        .1
-        .summary)
 }
 
 /// Deliveries deleted per statement when pruning.

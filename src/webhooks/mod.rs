@@ -15,8 +15,10 @@ pub mod payload;
 pub mod queue;
 pub mod replay;
 pub mod replay_offer;
+pub mod resend;
 pub mod retry;
 pub mod schedule;
+pub mod test_notification;
 pub mod worker;
 
 use std::time::Duration;

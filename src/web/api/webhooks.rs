@@ -233,7 +233,15 @@ pub async fn send_test(
 ) -> Result<(StatusCode, AppJson<DeliverySummary>), AppError> {
     Ok((
         StatusCode::ACCEPTED,
-        AppJson(deliveries::send_test(state.pool(), &state.config().limits, &current, id).await?),
+        AppJson(
+            crate::webhooks::test_notification::send_test(
+                state.pool(),
+                &state.config().limits,
+                &current,
+                id,
+            )
+            .await?,
+        ),
     ))
 }
 
@@ -328,7 +336,7 @@ pub async fn resend_delivery(
     AppPath(id): AppPath<i64>,
 ) -> Result<AppJson<DeliveryDetail>, AppError> {
     Ok(AppJson(
-        deliveries::resend(
+        crate::webhooks::resend::resend(
             state.pool(),
             &state.outbound().webhooks,
             state.metrics(),

@@ -8,9 +8,11 @@ pub mod flash;
 pub mod login;
 pub mod security;
 pub mod settings;
+pub mod sidebar_fragments;
 pub mod sidebar_sections;
 pub mod team;
 pub mod tickets;
+pub mod webhook_log;
 pub mod webhooks;
 
 use askama::Template;
@@ -82,11 +84,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/tickets/{id}/sidebar/{section_id}",
-            get(sidebar_sections::ticket_fragment),
+            get(sidebar_fragments::ticket_fragment),
         )
         .route(
             "/tickets/{id}/sidebar/{section_id}/refresh",
-            post(sidebar_sections::refresh_fragment),
+            post(sidebar_fragments::refresh_fragment),
         )
         .route(
             "/settings/sidebar-sections",
@@ -146,13 +148,16 @@ pub fn router() -> Router<AppState> {
             post(webhooks::retire_previous_secret),
         )
         .route("/settings/webhooks/{id}/test", post(webhooks::send_test))
-        .route("/settings/webhooks/{id}/replay", post(webhooks::replay))
+        .route("/settings/webhooks/{id}/replay", post(webhook_log::replay))
         .route("/settings/webhooks/{id}/delete", post(webhooks::delete))
-        .route("/settings/webhooks/{id}/deliveries", get(webhooks::log))
-        .route("/settings/webhook-deliveries/{id}", get(webhooks::delivery))
+        .route("/settings/webhooks/{id}/deliveries", get(webhook_log::log))
+        .route(
+            "/settings/webhook-deliveries/{id}",
+            get(webhook_log::delivery),
+        )
         .route(
             "/settings/webhook-deliveries/{id}/resend",
-            post(webhooks::resend),
+            post(webhook_log::resend),
         )
         .layer(middleware::from_fn(csrf::capture_form_token))
 }
