@@ -333,7 +333,9 @@ pub async fn end_all_sessions(
     actor: &User,
     user_id: i64,
 ) -> Result<u64, AppError> {
-    get_member(conn, actor.workspace_id, user_id).await?;
+    crate::helpdesk::users::get_workspace_user(conn, actor.workspace_id, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     permissions::may_end_sessions(actor.role, user_id == actor.id)?;
     Ok(crate::auth::sessions::end_sessions_of(conn, user_id, None).await?)
 }

@@ -86,8 +86,12 @@ pub async fn authenticate(
         }
         let hash = secret_token::hash(token);
         let key = CredentialKey::ApiToken(hash.clone());
-        let from = client_address(parts, &auth.client_ip_header).0.to_string();
-        return remembered(cache, key, user_by_api_token(pool, &hash, &from)).await;
+        // Read from PostgreSQL only when not remembered, and the address with it.
+        let read = async {
+            let from = client_address(parts, &auth.client_ip_header).0.to_string();
+            user_by_api_token(pool, &hash, &from).await
+        };
+        return remembered(cache, key, read).await;
     }
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(cookie) = jar.get(sessions::COOKIE_NAME) else {

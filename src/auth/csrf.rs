@@ -66,6 +66,15 @@ pub fn verify(
 }
 
 /// Browsers say where a request comes from; a cross-site state change is never ours.
+/// For forms posted before there is a session (login, invitations, password links): no token
+/// to check, so a post from another site is refused by its headers instead.
+pub fn refuse_cross_site(headers: &HeaderMap, app_url: &url::Url) -> Result<(), AppError> {
+    if is_cross_site(headers) || !origin_matches(headers, app_url) {
+        return Err(AppError::Csrf);
+    }
+    Ok(())
+}
+
 pub fn is_cross_site(headers: &HeaderMap) -> bool {
     headers
         .get("sec-fetch-site")

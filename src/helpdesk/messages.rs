@@ -86,18 +86,16 @@ pub async fn list_messages(
     ticket_id: i64,
     page: ThreadPage,
 ) -> Result<(Vec<Message>, bool), sqlx::Error> {
-    let mut rows: Vec<MessageRow> = sqlx::query_as(&format!(
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
         "{MESSAGE_SELECT} WHERE m.ticket_id = $1 AND ($2::int8 IS NULL OR m.id < $2)
          ORDER BY m.id DESC LIMIT $3"
     ))
     .bind(ticket_id)
     .bind(page.before)
-    .bind(page.limit + 1)
+    .bind(page.rows_to_fetch())
     .fetch_all(conn)
     .await?;
-    let earlier = rows.len() as i64 > page.limit;
-    rows.truncate(page.limit as usize);
-    rows.reverse();
+    let (rows, earlier) = page.from_newest(rows);
     Ok((rows.into_iter().map(Message::from).collect(), earlier))
 }
 

@@ -95,18 +95,16 @@ pub async fn list_notes(
     ticket_id: i64,
     page: ThreadPage,
 ) -> Result<(Vec<Note>, bool), sqlx::Error> {
-    let mut rows: Vec<NoteRow> = sqlx::query_as(&format!(
+    let rows: Vec<NoteRow> = sqlx::query_as(&format!(
         "{NOTE_SELECT} WHERE n.ticket_id = $1 AND ($2::int8 IS NULL OR n.id < $2)
          ORDER BY n.id DESC LIMIT $3"
     ))
     .bind(ticket_id)
     .bind(page.before)
-    .bind(page.limit + 1)
+    .bind(page.rows_to_fetch())
     .fetch_all(conn)
     .await?;
-    let earlier = rows.len() as i64 > page.limit;
-    rows.truncate(page.limit as usize);
-    rows.reverse();
+    let (rows, earlier) = page.from_newest(rows);
     Ok((rows.into_iter().map(Note::from).collect(), earlier))
 }
 

@@ -18,4 +18,33 @@ impl ThreadPage {
             limit: Self::DEFAULT,
         }
     }
+
+    /// How many rows to ask for, newest first: one beyond the page tells whether earlier
+    /// ones exist.
+    pub fn rows_to_fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The page from rows fetched newest first: oldest first, and whether earlier rows exist.
+    pub fn from_newest<T>(&self, mut rows: Vec<T>) -> (Vec<T>, bool) {
+        let earlier = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit.max(0) as usize);
+        rows.reverse();
+        (rows, earlier)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_the_newest_rows_oldest_first_and_says_whether_more_exist() {
+        let page = ThreadPage {
+            before: None,
+            limit: 2,
+        };
+        assert_eq!(page.from_newest(vec![5, 4, 3]), (vec![4, 5], true));
+        assert_eq!(page.from_newest(vec![5, 4]), (vec![4, 5], false));
+    }
 }

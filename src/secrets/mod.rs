@@ -152,13 +152,6 @@ pub fn keyring() -> &'static Keyring {
         .expect("the secrets key ring is installed at start-up")
 }
 
-/// A stored value opened with the process's key ring, as an internal error when it cannot be.
-pub fn open(stored: &str) -> Result<String, anyhow::Error> {
-    keyring()
-        .open(stored)
-        .map_err(|e| anyhow::anyhow!("a stored signing secret cannot be opened: {e}"))
-}
-
 /// `plaintext` sealed with the process's key ring.
 pub fn seal(plaintext: &str) -> String {
     keyring().seal(plaintext)

@@ -13,7 +13,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::limits::{Limits, Quota, quota};
 use crate::outbound::Outbound;
-use crate::secrets;
+use crate::secrets::{self, Opened};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -67,19 +67,17 @@ struct DestinationRow {
     disabled_at: Option<DateTime<Utc>>,
     disabled_reason: Option<String>,
     failed_deliveries: i32,
-    secret: String,
-    previous_secret: Option<String>,
+    /// Opened as they are read (stored sealed).
+    secret: Opened,
+    previous_secret: Option<Opened>,
     previous_secret_until: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<DestinationRow> for Destination {
-    type Error = AppError;
-
-    /// Opens the sealed secrets (`crate::secrets`): the row holds them only sealed.
-    fn try_from(r: DestinationRow) -> Result<Self, AppError> {
-        Ok(Destination {
+impl From<DestinationRow> for Destination {
+    fn from(r: DestinationRow) -> Self {
+        Destination {
             id: r.id,
             scope: if r.owner_user_id.is_some() {
                 Scope::Personal
@@ -98,17 +96,13 @@ impl TryFrom<DestinationRow> for Destination {
             disabled_at: r.disabled_at,
             disabled_reason: r.disabled_reason,
             failed_deliveries: r.failed_deliveries,
-            secret: secrets::open(&r.secret)?,
+            secret: r.secret.0,
             previous_secret_until: r.previous_secret_until,
-            previous_secret: r
-                .previous_secret
-                .as_deref()
-                .map(secrets::open)
-                .transpose()?,
+            previous_secret: r.previous_secret.map(|s| s.0),
             replay_offer: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
-        })
+        }
     }
 }
 
@@ -147,7 +141,7 @@ pub async fn list_destinations(
     conn: &mut PgConnection,
     user: &CurrentUser,
     scope: Option<Scope>,
-) -> Result<Vec<Destination>, AppError> {
+) -> Result<Vec<Destination>, sqlx::Error> {
     let rows: Vec<DestinationRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM webhook_destinations
          WHERE workspace_id = $1 AND (owner_user_id = $2 OR (owner_user_id IS NULL AND $3))
@@ -166,7 +160,7 @@ pub async fn list_destinations(
     }))
     .fetch_all(conn)
     .await?;
-    rows.into_iter().map(Destination::try_from).collect()
+    Ok(rows.into_iter().map(Destination::from).collect())
 }
 
 /// A destination `user` may manage, or NotFound.
@@ -182,7 +176,7 @@ pub async fn get_destination(
     .bind(user.user.workspace_id)
     .fetch_optional(conn)
     .await?;
-    let destination = row.map(Destination::try_from).ok_or(AppError::NotFound)??;
+    let destination = row.map(Destination::from).ok_or(AppError::NotFound)?;
     if may_manage(user, &destination) {
         Ok(destination)
     } else {
@@ -301,7 +295,7 @@ pub async fn create_destination(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    row.try_into()
+    Ok(row.into())
 }
 
 pub async fn update_destination(
@@ -357,7 +351,7 @@ pub async fn update_destination(
     .await?;
     Ok(Destination {
         replay_offer: offer,
-        ..row.try_into()?
+        ..row.into()
     })
 }
 
@@ -409,7 +403,7 @@ pub async fn regenerate_secret(
     .bind(grace_hours as i32)
     .fetch_one(&mut *conn)
     .await?;
-    row.try_into()
+    Ok(row.into())
 }
 
 /// Ends a grace period now: only the current secret signs from the next attempt on.
@@ -427,5 +421,5 @@ pub async fn retire_previous_secret(
     .bind(id)
     .fetch_one(&mut *conn)
     .await?;
-    row.try_into()
+    Ok(row.into())
 }

@@ -27,18 +27,6 @@ pub struct TokenQuery {
     token: String,
 }
 
-fn same_site_only(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
-    if csrf::is_cross_site(headers) || !csrf::origin_matches(headers, &state.config().app_url) {
-        return Err(AppError::Csrf.into());
-    }
-    Ok(())
-}
-
-/// A link that no longer works, as a page of its own saying so.
-fn gone(err: AppError) -> PageError {
-    PageError(err)
-}
-
 #[derive(Template)]
 #[template(path = "account/accept_invitation.html")]
 struct AcceptPage {
@@ -56,7 +44,7 @@ pub async fn show_invitation(
     let mut conn = state.pool().acquire().await?;
     let invitation = invitations::preview(&mut conn, &query.token)
         .await?
-        .ok_or_else(|| gone(invitations::link_no_longer_valid()))?;
+        .ok_or_else(invitations::link_no_longer_valid)?;
     let handle = crate::helpdesk::users::handle_from_email(&invitation.email);
     Ok(render(&AcceptPage {
         invitation,
@@ -86,7 +74,7 @@ pub async fn accept_invitation(
     jar: CookieJar,
     PageForm(form): PageForm<AcceptForm>,
 ) -> Result<Response, PageError> {
-    same_site_only(&state, &headers)?;
+    csrf::refuse_cross_site(&headers, &state.config().app_url)?;
     let mut conn = state.pool().acquire().await?;
     let choice = Acceptance {
         name: &form.name,
@@ -99,14 +87,14 @@ pub async fn accept_invitation(
             let jar = start_session(&state, &headers, client, user.id, jar).await?;
             Ok((jar, Redirect::to("/tickets")).into_response())
         }
-        Err(err) if err.field() == Some("token") => Err(gone(err)),
+        Err(err) if err.field() == Some("token") => Err(err.into()),
         Err(err) => {
             let Some((_, message)) = err.inline_on_form() else {
                 return Err(err.into());
             };
             let invitation = invitations::preview(&mut conn, &form.token)
                 .await?
-                .ok_or_else(|| gone(invitations::link_no_longer_valid()))?;
+                .ok_or_else(invitations::link_no_longer_valid)?;
             let page = AcceptPage {
                 invitation,
                 token: form.token,
@@ -149,7 +137,7 @@ pub async fn request_reset(
     headers: HeaderMap,
     PageForm(form): PageForm<ForgotForm>,
 ) -> Result<Response, PageError> {
-    same_site_only(&state, &headers)?;
+    csrf::refuse_cross_site(&headers, &state.config().app_url)?;
     let email = form.email.trim().to_lowercase();
     if email.is_empty() || email.chars().count() > 320 {
         let page = ForgotPage {
@@ -231,7 +219,7 @@ pub async fn show_choose(
     let mut conn = state.pool().acquire().await?;
     let (purpose, email) = password_links::check_link(&mut conn, &query.token)
         .await?
-        .ok_or_else(|| gone(password_links::link_no_longer_valid()))?;
+        .ok_or_else(password_links::link_no_longer_valid)?;
     Ok(render(&ChoosePage {
         heading: heading(purpose),
         email,
@@ -255,11 +243,11 @@ pub async fn choose_password(
     jar: CookieJar,
     PageForm(form): PageForm<ChooseForm>,
 ) -> Result<Response, PageError> {
-    same_site_only(&state, &headers)?;
+    csrf::refuse_cross_site(&headers, &state.config().app_url)?;
     let mut conn = state.pool().acquire().await?;
     let (purpose, email) = password_links::check_link(&mut conn, &form.token)
         .await?
-        .ok_or_else(|| gone(password_links::link_no_longer_valid()))?;
+        .ok_or_else(password_links::link_no_longer_valid)?;
     match password_links::use_link(&mut conn, &form.token, &form.password).await {
         Ok(user) => {
             drop(conn);
@@ -269,7 +257,7 @@ pub async fn choose_password(
             let jar = start_session(&state, &headers, client, user.id, jar).await?;
             Ok((jar, Redirect::to("/tickets")).into_response())
         }
-        Err(err) if err.field() == Some("token") => Err(gone(err)),
+        Err(err) if err.field() == Some("token") => Err(err.into()),
         Err(err) => {
             let Some((_, message)) = err.inline_on_form() else {
                 return Err(err.into());

@@ -56,10 +56,7 @@ pub async fn submit(
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
     let config = state.config();
-    // No session yet, so no token: refuse logins posted from other sites instead.
-    if csrf::is_cross_site(&headers) || !csrf::origin_matches(&headers, &config.app_url) {
-        return Err(AppError::Csrf.into());
-    }
+    csrf::refuse_cross_site(&headers, &config.app_url)?;
     let next = redirect::after_login(&config.app_url, Some(&form.next));
     let refused = |status: StatusCode, message: String, retry_after: Option<u64>| {
         let page = LoginPage {

@@ -214,11 +214,11 @@ impl FromRequestParts<AppState> for PageUser {
                 "API tokens work on the API (/api/...) only. Sign in with a browser to use the pages.",
             )));
         }
-        let current = CurrentUser::from_request_parts(parts, state)
+        // Without an Authorization header, only a session cookie can have authenticated it.
+        CurrentUser::from_request_parts(parts, state)
             .await
-            .map_err(PageError)?;
-        current.require_session().map_err(PageError)?;
-        Ok(PageUser(current))
+            .map(PageUser)
+            .map_err(PageError)
     }
 }
 
